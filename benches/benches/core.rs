@@ -1,0 +1,311 @@
+// RESULTS (pending first run)
+
+//! The hyperion facade side by side with the crates users would pick instead, in one run.
+//!
+//! Run it (about two minutes):
+//!
+//! ```sh
+//! cargo bench -p hyperion-bench --bench core > /tmp/bench-core.txt 2>&1
+//! cargo bench -p hyperion-bench --bench core -- noop_span   # one group
+//! ```
+//!
+//! The allocation cross-check is a test, `cargo test -p hyperion-bench -- --nocapture`
+//! (benches/src/lib.rs): a counting global allocator in this binary would tax every allocation
+//! of the compared crates and skew the propagation numbers.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Poll, Waker};
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use hyperion::propagation::{PropagationLimits, extract_trace_context, inject_trace_context};
+use hyperion::{
+    Context, Counter, Meter, SpanContext, SpanId, SpanOptions, TraceFlags, TraceId, TraceState,
+    kv,
+};
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::{
+    Span as _, TraceContextExt as _, Tracer as _, TraceState as OtelTraceState,
+};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+const TRACE_ID: [u8; 16] = [
+    0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36,
+];
+const SPAN_ID: [u8; 8] = [0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7];
+
+/// Drives a future to completion on this thread with a waker that does nothing.
+fn block_on<F: Future>(fut: F) -> F::Output {
+    let mut fut = pin!(fut);
+    let mut cx = std::task::Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::hint::spin_loop();
+    }
+}
+
+/// What `opentelemetry-http`'s `HeaderInjector` does: the SDK has no `HeaderMap` carrier.
+struct OtelHeaderInjector<'a>(&'a mut HeaderMap);
+
+impl opentelemetry::propagation::Injector for OtelHeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(key.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            self.0.insert(name, value);
+        }
+    }
+}
+
+/// What `opentelemetry-http`'s `HeaderExtractor` does.
+struct OtelHeaderExtractor<'a>(&'a HeaderMap);
+
+impl opentelemetry::propagation::Extractor for OtelHeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(HeaderName::as_str).collect()
+    }
+}
+
+fn hyperion_span_context() -> SpanContext {
+    SpanContext::new(
+        TraceId::from_bytes(TRACE_ID),
+        SpanId::from_bytes(SPAN_ID),
+        TraceFlags::SAMPLED,
+        true,
+        TraceState::default(),
+    )
+}
+
+fn otel_context() -> opentelemetry::Context {
+    let sc = opentelemetry::trace::SpanContext::new(
+        opentelemetry::trace::TraceId::from_bytes(TRACE_ID),
+        opentelemetry::trace::SpanId::from_bytes(SPAN_ID),
+        opentelemetry::trace::TraceFlags::SAMPLED,
+        true,
+        OtelTraceState::default(),
+    );
+    opentelemetry::Context::new().with_remote_span_context(sc)
+}
+
+fn header_carrier() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert("traceparent", HeaderValue::from_static(TRACEPARENT));
+    headers
+}
+
+fn map_carrier() -> HashMap<String, String> {
+    HashMap::from([("traceparent".to_owned(), TRACEPARENT.to_owned())])
+}
+
+/// Checks, before timing anything, that every contender does the work being timed, so that a
+/// stubbed or broken codec shows up here rather than as an impossibly fast number.
+fn sanity_checks() {
+    let ctx = Context::noop().with_span_context(hyperion_span_context());
+    let mut headers = HeaderMap::new();
+    ctx.inject(&mut headers);
+    assert_eq!(headers.get("traceparent").unwrap(), TRACEPARENT);
+    let mut map = HashMap::new();
+    ctx.inject(&mut map);
+    assert_eq!(map["traceparent"], TRACEPARENT);
+
+    let propagator = TraceContextPropagator::new();
+    let mut headers = HeaderMap::new();
+    propagator.inject_context(&otel_context(), &mut OtelHeaderInjector(&mut headers));
+    assert_eq!(headers.get("traceparent").unwrap(), TRACEPARENT);
+
+    let want = hyperion_span_context();
+    let limits = PropagationLimits::DEFAULT;
+    for (name, got) in [
+        ("HeaderMap", extract_trace_context(&header_carrier(), &limits)),
+        ("HashMap", extract_trace_context(&map_carrier(), &limits)),
+    ] {
+        match got {
+            Some(sc) if sc == want => {}
+            other => eprintln!(
+                "WARNING: hyperion extract from {name} gave {other:?}: \
+                 propagation still a stub? its numbers mean nothing"
+            ),
+        }
+    }
+    let otel = propagator.extract(&OtelHeaderExtractor(&header_carrier()));
+    assert!(otel.span().span_context().is_valid());
+    let otel = propagator.extract(&map_carrier());
+    assert!(otel.span().span_context().is_valid());
+}
+
+fn noop_span(c: &mut Criterion) {
+    let mut g = c.benchmark_group("noop_span");
+    let ctx = Context::noop();
+    g.bench_function("hyperion", |b| {
+        b.iter(|| {
+            let (child, mut span) = black_box(&ctx).start_span("op", SpanOptions::new());
+            span.end();
+            (child, span)
+        })
+    });
+    let tracer = opentelemetry::global::tracer("bench");
+    g.bench_function("otel_global_noop", |b| {
+        b.iter(|| {
+            let mut span = black_box(&tracer).start("op");
+            span.end();
+            span
+        })
+    });
+    g.bench_function("tracing_no_subscriber", |b| {
+        b.iter(|| tracing::info_span!("op").entered())
+    });
+    g.finish();
+}
+
+fn noop_counter(c: &mut Criterion) {
+    let mut g = c.benchmark_group("noop_counter");
+    let ctx = Context::noop();
+    let counter: Counter = Meter::noop().counter("c").build();
+    g.bench_function("hyperion", |b| {
+        b.iter(|| {
+            black_box(&counter).add(
+                black_box(&ctx),
+                black_box(1),
+                &[kv("a", "1"), kv("b", 2), kv("c", true)],
+            )
+        })
+    });
+    g.bench_function("metrics_no_recorder", |b| {
+        b.iter(|| {
+            metrics::counter!("c", "a" => "1", "b" => "2", "c" => "true").increment(black_box(1))
+        })
+    });
+    g.finish();
+}
+
+fn noop_intercept(c: &mut Criterion) {
+    let mut g = c.benchmark_group("noop_intercept");
+    let ctx = Context::noop();
+    g.bench_function("hyperion_sync", |b| {
+        b.iter(|| {
+            black_box(&ctx).intercept_sync("Svc", "Method", |_| Ok::<_, std::io::Error>(1))
+        })
+    });
+    g.bench_function("hyperion_async_block_on", |b| {
+        b.iter(|| {
+            block_on(
+                black_box(&ctx).intercept("Svc", "Method", |_| async { Ok::<_, std::io::Error>(1) }),
+            )
+        })
+    });
+    g.bench_function("hyperion_guard", |b| {
+        b.iter(|| {
+            let (child, call) = black_box(&ctx).start_call("Svc", "Method");
+            let result = Ok::<_, std::io::Error>(black_box(1));
+            call.finish(&result);
+            (child, result)
+        })
+    });
+    g.finish();
+}
+
+fn noop_log(c: &mut Criterion) {
+    let mut g = c.benchmark_group("noop_log");
+    let ctx = Context::noop();
+    g.bench_function("hyperion", |b| {
+        b.iter(|| black_box(&ctx).log().info("msg", &[kv("k", "v")]))
+    });
+    g.bench_function("tracing_no_subscriber", |b| {
+        b.iter(|| tracing::info!(k = "v", "msg"))
+    });
+    g.finish();
+}
+
+fn propagation_inject(c: &mut Criterion) {
+    let mut g = c.benchmark_group("propagation_inject");
+    let ctx = Context::noop().with_span_context(hyperion_span_context());
+    let sc = hyperion_span_context();
+    let otel_cx = otel_context();
+    let propagator = TraceContextPropagator::new();
+
+    // Each carrier is reused across iterations: inject overwrites the same keys, so the numbers
+    // are the codec and the header insert, not the growth of a fresh map.
+    let mut headers = HeaderMap::new();
+    g.bench_function("hyperion/HeaderMap", |b| {
+        b.iter(|| black_box(&ctx).inject(black_box(&mut headers)))
+    });
+    g.bench_function("hyperion_fn/HeaderMap", |b| {
+        b.iter(|| inject_trace_context(black_box(&sc), black_box(&mut headers)))
+    });
+    let mut headers = HeaderMap::new();
+    g.bench_function("otel_sdk/HeaderMap", |b| {
+        b.iter(|| {
+            propagator.inject_context(
+                black_box(&otel_cx),
+                &mut OtelHeaderInjector(black_box(&mut headers)),
+            )
+        })
+    });
+    let mut map = HashMap::new();
+    g.bench_function("hyperion/HashMap", |b| {
+        b.iter(|| black_box(&ctx).inject(black_box(&mut map)))
+    });
+    let mut map = HashMap::new();
+    g.bench_function("otel_sdk/HashMap", |b| {
+        b.iter(|| propagator.inject_context(black_box(&otel_cx), black_box(&mut map)))
+    });
+    g.finish();
+}
+
+fn propagation_extract(c: &mut Criterion) {
+    let mut g = c.benchmark_group("propagation_extract");
+    let ctx = Context::noop();
+    let limits = PropagationLimits::DEFAULT;
+    let propagator = TraceContextPropagator::new();
+    let headers = header_carrier();
+    let map = map_carrier();
+
+    g.bench_function("hyperion/HeaderMap", |b| {
+        b.iter(|| black_box(&ctx).extract(black_box(&headers)))
+    });
+    g.bench_function("hyperion_fn/HeaderMap", |b| {
+        b.iter(|| extract_trace_context(black_box(&headers), &limits))
+    });
+    g.bench_function("otel_sdk/HeaderMap", |b| {
+        b.iter(|| propagator.extract(&OtelHeaderExtractor(black_box(&headers))))
+    });
+    g.bench_function("hyperion/HashMap", |b| {
+        b.iter(|| black_box(&ctx).extract(black_box(&map)))
+    });
+    g.bench_function("otel_sdk/HashMap", |b| {
+        b.iter(|| propagator.extract(black_box(&map)))
+    });
+    g.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(50)
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = noop_span, noop_counter, noop_intercept, noop_log, propagation_inject,
+        propagation_extract
+}
+
+fn main() {
+    sanity_checks();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -1,0 +1,584 @@
+//! Intercept: one call becomes a span, a call counter, a duration histogram and correlated logs.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use hyperion::{kv, Context};
+//! # struct User;
+//! async fn get_user(ctx: &Context, id: &str) -> Result<User, std::io::Error> {
+//!     ctx.intercept("UserService", "GetUser", |ctx| async move {
+//!         ctx.log().info("fetching user", &[kv("user.id", id)]);
+//!         Ok(User)
+//!     })
+//!     .await
+//! }
+//! assert!(get_user(&Context::noop(), "42").await.is_ok());
+//! # }
+//! ```
+//!
+//! The built-in interceptors run in this order when a call starts, and in reverse when it ends:
+//! `tracing` (a span named `Component.Method`, error recorded on failure), `metrics` (the counter
+//! `hyperion.intercept.calls` and the histogram `hyperion.intercept.duration` in seconds, with
+//! attributes `component`, `method`, `outcome`), `logging` (debug on start and success, error on
+//! failure). Registered interceptors follow them. Metrics are recorded before the span ends and
+//! with the span's context, so an adapter can attach the span as an exemplar.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::attr::{Key, KeyValue, Value};
+use crate::context::Context;
+use crate::metric::{Counter, Histogram, Meter};
+use crate::trace::{Span, SpanOptions};
+
+/// The name of the built-in tracing interceptor.
+pub const TRACING: &str = "tracing";
+/// The name of the built-in metrics interceptor.
+pub const METRICS: &str = "metrics";
+/// The name of the built-in logging interceptor.
+pub const LOGGING: &str = "logging";
+
+/// The intercepted call's counter.
+pub const CALLS_METRIC: &str = "hyperion.intercept.calls";
+/// The intercepted call's duration histogram, in seconds.
+pub const DURATION_METRIC: &str = "hyperion.intercept.duration";
+
+/// Which call is being intercepted.
+#[derive(Clone, Debug)]
+pub struct CallInfo<'a> {
+    /// The component, e.g. `UserService`.
+    pub component: &'a str,
+    /// The method, e.g. `GetUser`.
+    pub method: &'a str,
+    /// When the call started.
+    pub started: Instant,
+}
+
+/// How a call ended.
+#[derive(Clone, Copy)]
+pub enum Outcome<'a> {
+    /// It returned successfully.
+    Ok,
+    /// It returned an error.
+    Error {
+        /// The error's type name.
+        type_name: &'a str,
+        /// The error, to be formatted only by those who need the text.
+        error: &'a dyn fmt::Display,
+    },
+    /// It never returned: the future or the guard was dropped first.
+    Cancelled,
+}
+
+impl Outcome<'_> {
+    /// `ok`, `error` or `cancelled`: the value of the `outcome` attribute.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Error { .. } => "error",
+            Outcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Debug for Outcome<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Error { type_name, error } => f
+                .debug_struct("Error")
+                .field("type_name", type_name)
+                .field("error", &format_args!("{error}"))
+                .finish(),
+            other => f.write_str(other.as_str()),
+        }
+    }
+}
+
+/// What an intercepted call returns, seen as an [`Outcome`]. Implemented for `Result<T, E>` with
+/// any displayable `E` (so `std::io::Error`, `anyhow::Error` and `String` errors all work).
+pub trait CallResult {
+    /// The outcome of this result.
+    fn outcome(&self) -> Outcome<'_>;
+}
+
+impl<T, E: fmt::Display> CallResult for Result<T, E> {
+    fn outcome(&self) -> Outcome<'_> {
+        match self {
+            Ok(_) => Outcome::Ok,
+            Err(error) => Outcome::Error {
+                type_name: std::any::type_name::<E>(),
+                error,
+            },
+        }
+    }
+}
+
+/// A pluggable step that runs around every intercepted call.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::time::Duration;
+/// use hyperion::{intercept::{CallInfo, Interceptor, Outcome}, Context};
+///
+/// #[derive(Default)]
+/// struct CountFailures(AtomicUsize);
+/// impl Interceptor for CountFailures {
+///     fn name(&self) -> &str { "count-failures" }
+///     fn on_end(&self, _: &Context, _: &CallInfo<'_>, outcome: &Outcome<'_>, _: Duration) {
+///         if matches!(outcome, Outcome::Error { .. }) { self.0.fetch_add(1, Ordering::Relaxed); }
+///     }
+/// }
+/// ```
+pub trait Interceptor: Send + Sync + 'static {
+    /// The name used by [`InterceptOptions::only`] and [`InterceptOptions::exclude`].
+    fn name(&self) -> &str;
+    /// Runs when the call starts; may replace the context the call runs with.
+    fn on_start(&self, ctx: &mut Context, call: &CallInfo<'_>) {
+        let _ = (ctx, call);
+    }
+    /// Runs when the call ends, with the call's context.
+    fn on_end(&self, ctx: &Context, call: &CallInfo<'_>, outcome: &Outcome<'_>, elapsed: Duration) {
+        let _ = (ctx, call, outcome, elapsed);
+    }
+}
+
+/// Per-call choice of interceptors, like hyperion's `WithOnly`, `WithExclude`, `WithAdditional`.
+///
+/// ```
+/// use hyperion::intercept::InterceptOptions;
+/// // Only a span, no metrics or logs, for a hot inner call:
+/// let opts = InterceptOptions::new().only(&["tracing"]);
+/// // Everything but logs:
+/// let quiet = InterceptOptions::new().exclude(&["logging"]);
+/// # let _ = (opts, quiet);
+/// ```
+#[derive(Clone, Copy, Default)]
+pub struct InterceptOptions<'a> {
+    only: Option<&'a [&'a str]>,
+    exclude: &'a [&'a str],
+    additional: &'a [Arc<dyn Interceptor>],
+}
+
+impl<'a> InterceptOptions<'a> {
+    /// All registered interceptors.
+    pub const fn new() -> Self {
+        InterceptOptions {
+            only: None,
+            exclude: &[],
+            additional: &[],
+        }
+    }
+
+    /// Runs only the interceptors with these names.
+    pub const fn only(mut self, names: &'a [&'a str]) -> Self {
+        self.only = Some(names);
+        self
+    }
+
+    /// Skips the interceptors with these names.
+    pub const fn exclude(mut self, names: &'a [&'a str]) -> Self {
+        self.exclude = names;
+        self
+    }
+
+    /// Also runs these interceptors for this call, after the registered ones.
+    pub const fn additional(mut self, interceptors: &'a [Arc<dyn Interceptor>]) -> Self {
+        self.additional = interceptors;
+        self
+    }
+
+    fn selects(&self, name: &str) -> bool {
+        self.only.is_none_or(|only| only.contains(&name)) && !self.exclude.contains(&name)
+    }
+}
+
+impl fmt::Debug for InterceptOptions<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InterceptOptions")
+            .field("only", &self.only)
+            .field("exclude", &self.exclude)
+            .field(
+                "additional",
+                &self.additional.iter().map(|i| i.name()).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+const BUILTIN_TRACING: u8 = 1;
+const BUILTIN_METRICS: u8 = 2;
+const BUILTIN_LOGGING: u8 = 4;
+
+/// The interceptors of a [`crate::Telemetry`], resolved at build time.
+pub(crate) struct InterceptorChain {
+    builtins: u8,
+    calls: Counter,
+    duration: Histogram,
+    custom: Vec<Arc<dyn Interceptor>>,
+}
+
+impl InterceptorChain {
+    /// `None` when nothing would run: intercept is then free.
+    pub(crate) fn new(
+        tracing: bool,
+        meter: &Meter,
+        logging: bool,
+        custom: Vec<Arc<dyn Interceptor>>,
+    ) -> Option<Self> {
+        let mut builtins = 0;
+        if tracing {
+            builtins |= BUILTIN_TRACING;
+        }
+        if meter.is_enabled() {
+            builtins |= BUILTIN_METRICS;
+        }
+        if logging {
+            builtins |= BUILTIN_LOGGING;
+        }
+        if builtins == 0 && custom.is_empty() {
+            return None;
+        }
+        Some(InterceptorChain {
+            builtins,
+            calls: meter
+                .counter(CALLS_METRIC)
+                .description("Intercepted calls, by component, method and outcome")
+                .unit("{call}")
+                .build(),
+            duration: meter
+                .histogram(DURATION_METRIC)
+                .description("Duration of intercepted calls")
+                .unit("s")
+                .build(),
+            custom,
+        })
+    }
+}
+
+/// A call in progress: the guard form of intercept, for code that cannot take a closure.
+///
+/// Finish it with [`CallGuard::finish`]; a guard dropped without finishing records the outcome
+/// `cancelled` (as happens when an intercepted future is dropped mid-way).
+///
+/// ```
+/// use hyperion::Context;
+/// let ctx = Context::noop();
+/// let (ctx, call) = ctx.start_call("Repo", "Save");
+/// let result: Result<(), std::io::Error> = Ok(());
+/// call.finish(&result);
+/// # let _ = ctx;
+/// ```
+#[must_use = "finish the call with .finish(&result); dropping it records `cancelled`"]
+pub struct CallGuard {
+    state: Option<Box<CallState>>,
+}
+
+struct CallState {
+    ctx: Context,
+    span: Span,
+    builtins: u8,
+    custom: Vec<Arc<dyn Interceptor>>,
+    component: Cow<'static, str>,
+    method: Cow<'static, str>,
+    started: Instant,
+}
+
+impl CallGuard {
+    /// The call's context (with its span, when tracing is on).
+    pub fn context(&self) -> Option<&Context> {
+        self.state.as_ref().map(|s| &s.ctx)
+    }
+
+    /// Ends the call with the outcome of `result`.
+    #[inline]
+    pub fn finish<R: CallResult + ?Sized>(mut self, result: &R) {
+        if let Some(state) = self.state.take() {
+            state.end(&result.outcome());
+        }
+    }
+
+    /// Ends the call with an explicit outcome.
+    pub fn finish_with(mut self, outcome: &Outcome<'_>) {
+        if let Some(state) = self.state.take() {
+            state.end(outcome);
+        }
+    }
+}
+
+impl Drop for CallGuard {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(state) = self.state.take() {
+            state.end(&Outcome::Cancelled);
+        }
+    }
+}
+
+impl fmt::Debug for CallGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.state {
+            None => f.write_str("CallGuard(inactive)"),
+            Some(s) => f
+                .debug_struct("CallGuard")
+                .field("component", &s.component)
+                .field("method", &s.method)
+                .field("span", &s.span)
+                .finish(),
+        }
+    }
+}
+
+impl CallState {
+    #[inline(never)]
+    fn start(
+        ctx: &Context,
+        chain: &InterceptorChain,
+        component: Cow<'static, str>,
+        method: Cow<'static, str>,
+        options: &InterceptOptions<'_>,
+    ) -> Box<CallState> {
+        let mut builtins = 0;
+        for (bit, name) in [
+            (BUILTIN_TRACING, TRACING),
+            (BUILTIN_METRICS, METRICS),
+            (BUILTIN_LOGGING, LOGGING),
+        ] {
+            if chain.builtins & bit != 0 && options.selects(name) {
+                builtins |= bit;
+            }
+        }
+        let custom: Vec<Arc<dyn Interceptor>> = chain
+            .custom
+            .iter()
+            .filter(|i| options.selects(i.name()))
+            .chain(options.additional.iter())
+            .cloned()
+            .collect();
+        let started = Instant::now();
+
+        let (mut call_ctx, span) = if builtins & BUILTIN_TRACING != 0 {
+            ctx.start_span(format!("{component}.{method}"), SpanOptions::new())
+        } else {
+            (ctx.clone(), Span::noop())
+        };
+        let info = CallInfo {
+            component: &component,
+            method: &method,
+            started,
+        };
+        if builtins & BUILTIN_LOGGING != 0 {
+            let attrs = call_attributes(&component, &method);
+            call_ctx
+                .log()
+                .target("hyperion.intercept")
+                .debug("call started", &attrs);
+        }
+        for i in &custom {
+            i.on_start(&mut call_ctx, &info);
+        }
+        Box::new(CallState {
+            ctx: call_ctx,
+            span,
+            builtins,
+            custom,
+            component,
+            method,
+            started,
+        })
+    }
+
+    #[inline(never)]
+    fn end(self: Box<Self>, outcome: &Outcome<'_>) {
+        let CallState {
+            ctx,
+            mut span,
+            builtins,
+            custom,
+            component,
+            method,
+            started,
+        } = *self;
+        let elapsed = started.elapsed();
+        let info = CallInfo {
+            component: &component,
+            method: &method,
+            started,
+        };
+        for i in custom.iter().rev() {
+            i.on_end(&ctx, &info, outcome, elapsed);
+        }
+        if builtins & BUILTIN_LOGGING != 0 {
+            log_end(&ctx, &info, outcome, elapsed);
+        }
+        if builtins & BUILTIN_METRICS != 0 {
+            if let Some(chain) = ctx.telemetry().interceptors() {
+                let attrs = [
+                    KeyValue {
+                        key: Key::from_static("component"),
+                        value: Value::from(info.component),
+                    },
+                    KeyValue {
+                        key: Key::from_static("method"),
+                        value: Value::from(info.method),
+                    },
+                    KeyValue {
+                        key: Key::from_static("outcome"),
+                        value: Value::from_static_str(outcome.as_str()),
+                    },
+                ];
+                chain.calls.add(&ctx, 1, &attrs);
+                chain.duration.record(&ctx, elapsed.as_secs_f64(), &attrs);
+            }
+        }
+        if builtins & BUILTIN_TRACING != 0 {
+            if let Outcome::Error { type_name, error } = outcome {
+                span.record_exception(type_name, error);
+            }
+            span.end();
+        }
+    }
+}
+
+fn call_attributes<'a>(component: &'a str, method: &'a str) -> [KeyValue<'a>; 2] {
+    [
+        KeyValue {
+            key: Key::from_static("component"),
+            value: Value::from(component),
+        },
+        KeyValue {
+            key: Key::from_static("method"),
+            value: Value::from(method),
+        },
+    ]
+}
+
+fn log_end(ctx: &Context, call: &CallInfo<'_>, outcome: &Outcome<'_>, elapsed: Duration) {
+    let log = ctx.log().target("hyperion.intercept");
+    let [component, method] = call_attributes(call.component, call.method);
+    let duration = KeyValue {
+        key: Key::from_static("duration_ms"),
+        value: Value::F64(elapsed.as_secs_f64() * 1e3),
+    };
+    match outcome {
+        Outcome::Ok => log.debug("call succeeded", &[component, method, duration]),
+        Outcome::Error { error, .. } => {
+            if log.enabled(crate::log::Level::Error) {
+                let text = error.to_string();
+                let error = KeyValue {
+                    key: Key::from_static("error"),
+                    value: Value::from(text.as_str()),
+                };
+                log.error("call failed", &[component, method, duration, error]);
+            }
+        }
+        Outcome::Cancelled => log.warn("call cancelled", &[component, method, duration]),
+    }
+}
+
+impl Context {
+    /// Starts an intercepted call and returns its context and a guard that ends it.
+    #[inline]
+    pub fn start_call(
+        &self,
+        component: impl Into<Cow<'static, str>>,
+        method: impl Into<Cow<'static, str>>,
+    ) -> (Context, CallGuard) {
+        self.start_call_with(component, method, &InterceptOptions::new())
+    }
+
+    /// [`Context::start_call`] with per-call options.
+    #[inline]
+    pub fn start_call_with(
+        &self,
+        component: impl Into<Cow<'static, str>>,
+        method: impl Into<Cow<'static, str>>,
+        options: &InterceptOptions<'_>,
+    ) -> (Context, CallGuard) {
+        match self.telemetry().interceptors() {
+            None if options.additional.is_empty() => (self.clone(), CallGuard { state: None }),
+            chain => {
+                let empty;
+                let chain = match chain {
+                    Some(c) => c,
+                    None => {
+                        empty = InterceptorChain {
+                            builtins: 0,
+                            calls: Counter::noop(),
+                            duration: Histogram::noop(),
+                            custom: Vec::new(),
+                        };
+                        &empty
+                    }
+                };
+                let state = CallState::start(self, chain, component.into(), method.into(), options);
+                (state.ctx.clone(), CallGuard { state: Some(state) })
+            }
+        }
+    }
+
+    /// Runs `f` as an intercepted call: a span, the call counter, the duration histogram and
+    /// logs, all with the call's context. If the returned future is dropped before it completes,
+    /// the call is recorded as `cancelled`.
+    #[inline]
+    pub async fn intercept<F, Fut, R>(
+        &self,
+        component: impl Into<Cow<'static, str>>,
+        method: impl Into<Cow<'static, str>>,
+        f: F,
+    ) -> R
+    where
+        F: FnOnce(Context) -> Fut,
+        Fut: Future<Output = R>,
+        R: CallResult,
+    {
+        self.intercept_with(component, method, &InterceptOptions::new(), f)
+            .await
+    }
+
+    /// [`Context::intercept`] with per-call options.
+    pub async fn intercept_with<F, Fut, R>(
+        &self,
+        component: impl Into<Cow<'static, str>>,
+        method: impl Into<Cow<'static, str>>,
+        options: &InterceptOptions<'_>,
+        f: F,
+    ) -> R
+    where
+        F: FnOnce(Context) -> Fut,
+        Fut: Future<Output = R>,
+        R: CallResult,
+    {
+        let (ctx, call) = self.start_call_with(component, method, options);
+        let result = f(ctx).await;
+        call.finish(&result);
+        result
+    }
+
+    /// The synchronous form of [`Context::intercept`].
+    ///
+    /// ```
+    /// use hyperion::Context;
+    /// let n: Result<i32, std::num::ParseIntError> =
+    ///     Context::noop().intercept_sync("Parser", "Parse", |_ctx| "42".parse());
+    /// assert_eq!(n, Ok(42));
+    /// ```
+    #[inline]
+    pub fn intercept_sync<F, R>(
+        &self,
+        component: impl Into<Cow<'static, str>>,
+        method: impl Into<Cow<'static, str>>,
+        f: F,
+    ) -> R
+    where
+        F: FnOnce(Context) -> R,
+        R: CallResult,
+    {
+        let (ctx, call) = self.start_call(component, method);
+        let result = f(ctx);
+        call.finish(&result);
+        result
+    }
+}

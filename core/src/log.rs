@@ -1,0 +1,266 @@
+//! Logging: [`Level`], the [`Logger`] an adapter implements, and [`Log`], the context-bound handle
+//! that application code gets from [`Context::log`].
+//!
+//! The level check runs before anything is formatted: a message is passed as
+//! [`std::fmt::Arguments`] and only a logger that accepts the level turns it into text.
+
+use std::fmt;
+
+use crate::attr::KeyValue;
+use crate::context::Context;
+use crate::trace::SpanContext;
+
+/// The severity of a log record, with the OpenTelemetry severity numbers.
+///
+/// ```
+/// use hyperion::Level;
+/// assert_eq!(Level::Info.severity_number(), 9);
+/// assert!(Level::Error > Level::Warn);
+/// assert_eq!("warn".parse::<Level>(), Ok(Level::Warn));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
+pub enum Level {
+    /// Severity 1: the finest detail.
+    Trace,
+    /// Severity 5: debugging detail.
+    Debug,
+    /// Severity 9: normal operation (the default).
+    #[default]
+    Info,
+    /// Severity 13: something unexpected that the program handled.
+    Warn,
+    /// Severity 17: an operation failed.
+    Error,
+    /// Severity 21: the program cannot go on.
+    Fatal,
+}
+
+impl Level {
+    /// The OpenTelemetry severity number: 1, 5, 9, 13, 17 or 21.
+    pub const fn severity_number(self) -> u8 {
+        match self {
+            Level::Trace => 1,
+            Level::Debug => 5,
+            Level::Info => 9,
+            Level::Warn => 13,
+            Level::Error => 17,
+            Level::Fatal => 21,
+        }
+    }
+
+    /// The OpenTelemetry severity text: `TRACE`, `DEBUG`, `INFO`, `WARN`, `ERROR` or `FATAL`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Level::Trace => "TRACE",
+            Level::Debug => "DEBUG",
+            Level::Info => "INFO",
+            Level::Warn => "WARN",
+            Level::Error => "ERROR",
+            Level::Fatal => "FATAL",
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error for a level name that is not one of trace, debug, info, warn, error, fatal.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown log level {0:?}: expected one of trace, debug, info, warn, error, fatal")]
+pub struct ParseLevelError(pub String);
+
+impl std::str::FromStr for Level {
+    type Err = ParseLevelError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "trace" => Ok(Level::Trace),
+            "debug" => Ok(Level::Debug),
+            "info" => Ok(Level::Info),
+            "warn" | "warning" => Ok(Level::Warn),
+            "error" => Ok(Level::Error),
+            "fatal" => Ok(Level::Fatal),
+            _ => Err(ParseLevelError(s.to_owned())),
+        }
+    }
+}
+
+impl From<crate::config::LogLevel> for Level {
+    fn from(level: crate::config::LogLevel) -> Self {
+        use crate::config::LogLevel;
+        match level {
+            LogLevel::Trace => Level::Trace,
+            LogLevel::Debug => Level::Debug,
+            LogLevel::Info => Level::Info,
+            LogLevel::Warn => Level::Warn,
+            LogLevel::Error => Level::Error,
+            LogLevel::Fatal => Level::Fatal,
+        }
+    }
+}
+
+/// One log record as a [`Logger`] receives it. Everything is borrowed for the call.
+#[derive(Debug)]
+pub struct Record<'a> {
+    /// The severity.
+    pub level: Level,
+    /// Where the record comes from (a module path or a component name).
+    pub target: &'a str,
+    /// The message, not yet formatted; [`fmt::Arguments::as_str`] gives plain strings for free.
+    pub message: fmt::Arguments<'a>,
+    /// Structured fields.
+    pub attributes: &'a [KeyValue<'a>],
+    /// The span that was current (invalid when there was none).
+    pub span_context: &'a SpanContext,
+}
+
+/// Receives log records. Implemented by adapters.
+pub trait Logger: Send + Sync + 'static {
+    /// Whether records at `level` from `target` would be kept. Called before any formatting.
+    fn enabled(&self, level: Level, target: &str) -> bool;
+    /// Writes one record (already checked with [`Logger::enabled`]).
+    fn emit(&self, record: &Record<'_>);
+}
+
+/// The logger of a [`Context`]: every record carries the context's trace and span ids.
+///
+/// ```
+/// use hyperion::{kv, Context, Level};
+/// let ctx = Context::noop();
+/// let log = ctx.log();
+/// log.info("fetching user", &[kv("user.id", "42")]);
+/// if log.enabled(Level::Debug) {
+///     log.debug_args(format_args!("{} items", 3), &[]);
+/// }
+/// ```
+#[derive(Clone, Copy)]
+pub struct Log<'c> {
+    ctx: &'c Context,
+    target: &'c str,
+}
+
+macro_rules! level_methods {
+    ($($level:ident => $name:ident, $args:ident;)*) => {$(
+        #[doc = concat!("Logs `message` at [`Level::", stringify!($level), "`] with fields.")]
+        #[inline]
+        pub fn $name(&self, message: &str, attributes: &[KeyValue<'_>]) {
+            self.log(Level::$level, message, attributes);
+        }
+
+        #[doc = concat!("Logs preformatted arguments at [`Level::", stringify!($level), "`]; they are formatted only if the level is enabled.")]
+        #[inline]
+        pub fn $args<'a>(&self, message: fmt::Arguments<'a>, attributes: &'a [KeyValue<'a>])
+        where
+            'c: 'a,
+        {
+            self.log_args(Level::$level, message, attributes);
+        }
+    )*};
+}
+
+impl<'c> Log<'c> {
+    pub(crate) fn new(ctx: &'c Context) -> Self {
+        Log {
+            ctx,
+            target: "hyperion",
+        }
+    }
+
+    /// The same logger with another target (a module path or component name).
+    pub fn target(self, target: &'c str) -> Self {
+        Log { target, ..self }
+    }
+
+    /// Whether a record at `level` would be kept.
+    #[inline]
+    pub fn enabled(&self, level: Level) -> bool {
+        match self.ctx.telemetry().logger() {
+            None => false,
+            Some(logger) => logger.enabled(level, self.target),
+        }
+    }
+
+    /// Logs `message` at `level` with fields.
+    #[inline]
+    pub fn log(&self, level: Level, message: &str, attributes: &[KeyValue<'_>]) {
+        if let Some(logger) = self.ctx.telemetry().logger() {
+            self.emit(logger, level, format_args!("{message}"), attributes);
+        }
+    }
+
+    /// Logs unformatted arguments at `level`; nothing is formatted unless the level is enabled.
+    #[inline]
+    pub fn log_args<'a>(
+        &self,
+        level: Level,
+        message: fmt::Arguments<'a>,
+        attributes: &'a [KeyValue<'a>],
+    ) where
+        'c: 'a,
+    {
+        if let Some(logger) = self.ctx.telemetry().logger() {
+            self.emit(logger, level, message, attributes);
+        }
+    }
+
+    #[inline(never)]
+    fn emit<'a>(
+        &self,
+        logger: &dyn Logger,
+        level: Level,
+        message: fmt::Arguments<'a>,
+        attributes: &'a [KeyValue<'a>],
+    ) where
+        'c: 'a,
+    {
+        if logger.enabled(level, self.target) {
+            logger.emit(&Record {
+                level,
+                target: self.target,
+                message,
+                attributes,
+                span_context: self.ctx.span_context(),
+            });
+        }
+    }
+
+    level_methods! {
+        Trace => trace, trace_args;
+        Debug => debug, debug_args;
+        Info => info, info_args;
+        Warn => warn, warn_args;
+        Error => error, error_args;
+        Fatal => fatal, fatal_args;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severity_numbers_follow_opentelemetry() {
+        let numbers: Vec<u8> = [
+            Level::Trace,
+            Level::Debug,
+            Level::Info,
+            Level::Warn,
+            Level::Error,
+            Level::Fatal,
+        ]
+        .iter()
+        .map(|l| l.severity_number())
+        .collect();
+        assert_eq!(numbers, [1, 5, 9, 13, 17, 21]);
+    }
+
+    #[test]
+    fn unknown_level_names_the_allowed_ones() {
+        let err = "loud".parse::<Level>().unwrap_err();
+        assert!(err.to_string().contains("\"loud\""));
+        assert!(err.to_string().contains("trace, debug, info, warn, error, fatal"));
+    }
+}

@@ -1,0 +1,677 @@
+//! Tracing: ids, [`SpanContext`], [`SpanKind`], [`Status`], the [`Tracer`] an adapter implements and
+//! the [`Span`] handle application code holds.
+//!
+//! A [`Span`] is a handle in the style of metrics-rs: it holds an optional boxed recorder, so a
+//! span from a disabled tracer is a branch on every call and never touches the heap or the clock.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::time::SystemTime;
+
+use crate::attr::{Key, KeyValue, Value};
+use crate::context::Context;
+use crate::propagation::TraceState;
+
+/// Writes `bytes` as lowercase hex into `out` (which must be twice as long).
+fn write_hex(bytes: &[u8], out: &mut [u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (i, b) in bytes.iter().enumerate() {
+        out[2 * i] = HEX[usize::from(b >> 4)];
+        out[2 * i + 1] = HEX[usize::from(b & 0x0f)];
+    }
+}
+
+/// Parses lowercase hex (as W3C Trace Context requires: upper case is invalid) into `out`.
+fn parse_lower_hex(text: &[u8], out: &mut [u8]) -> bool {
+    if text.len() != out.len() * 2 {
+        return false;
+    }
+    fn nibble(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        }
+    }
+    for (i, pair) in text.chunks_exact(2).enumerate() {
+        match (nibble(pair[0]), nibble(pair[1])) {
+            (Some(h), Some(l)) => out[i] = (h << 4) | l,
+            _ => return false,
+        }
+    }
+    true
+}
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $len:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+        pub struct $name([u8; $len]);
+
+        impl $name {
+            /// The all-zero id, which W3C Trace Context defines as invalid.
+            pub const INVALID: $name = $name([0; $len]);
+
+            /// An id from its bytes.
+            pub const fn from_bytes(bytes: [u8; $len]) -> Self {
+                $name(bytes)
+            }
+
+            /// The id's bytes.
+            pub const fn to_bytes(self) -> [u8; $len] {
+                self.0
+            }
+
+            /// Whether the id is not all zeros.
+            pub fn is_valid(&self) -> bool {
+                self.0 != [0; $len]
+            }
+
+            /// Parses exactly
+            #[doc = concat!(stringify!($len), " bytes written as ", stringify!($len), "×2 lowercase hex digits.")]
+            /// Upper-case digits are rejected, as W3C Trace Context requires.
+            pub fn from_hex(hex: &str) -> Option<Self> {
+                let mut bytes = [0u8; $len];
+                parse_lower_hex(hex.as_bytes(), &mut bytes).then_some($name(bytes))
+            }
+
+            /// Writes the id as lowercase hex into `out` and returns it as a `&str`, without allocating.
+            pub fn encode_hex<'b>(&self, out: &'b mut [u8; $len * 2]) -> &'b str {
+                write_hex(&self.0, out);
+                // Only ASCII hex digits were written.
+                std::str::from_utf8(out).unwrap_or_default()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let mut buf = [0u8; $len * 2];
+                f.write_str(self.encode_hex(&mut buf))
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A trace id: 16 bytes, shown as 32 lowercase hex digits.
+    ///
+    /// ```
+    /// use hyperion::TraceId;
+    /// let id = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
+    /// assert_eq!(id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    /// assert!(TraceId::from_hex("4BF92F3577B34DA6A3CE929D0E0E4736").is_none());
+    /// ```
+    TraceId,
+    16
+);
+
+id_type!(
+    /// A span id: 8 bytes, shown as 16 lowercase hex digits.
+    ///
+    /// ```
+    /// use hyperion::SpanId;
+    /// let id = SpanId::from_hex("00f067aa0ba902b7").unwrap();
+    /// assert!(id.is_valid());
+    /// assert!(!SpanId::INVALID.is_valid());
+    /// ```
+    SpanId,
+    8
+);
+
+/// The trace flags byte of W3C Trace Context; bit 0 is `sampled`.
+///
+/// ```
+/// use hyperion::TraceFlags;
+/// assert!(TraceFlags::SAMPLED.is_sampled());
+/// assert!(!TraceFlags::default().is_sampled());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, Debug)]
+pub struct TraceFlags(u8);
+
+impl TraceFlags {
+    /// No flags set: not sampled.
+    pub const NOT_SAMPLED: TraceFlags = TraceFlags(0);
+    /// The `sampled` flag.
+    pub const SAMPLED: TraceFlags = TraceFlags(1);
+
+    /// Flags from their byte.
+    pub const fn new(bits: u8) -> Self {
+        TraceFlags(bits)
+    }
+
+    /// The flags' byte.
+    pub const fn to_u8(self) -> u8 {
+        self.0
+    }
+
+    /// Whether the `sampled` bit is set.
+    pub const fn is_sampled(self) -> bool {
+        self.0 & 1 == 1
+    }
+
+    /// These flags with the `sampled` bit set or cleared.
+    pub const fn with_sampled(self, sampled: bool) -> Self {
+        TraceFlags(if sampled { self.0 | 1 } else { self.0 & !1 })
+    }
+}
+
+/// The part of a span that crosses process boundaries: trace id, span id, flags and trace state.
+///
+/// ```
+/// use hyperion::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+/// let sc = SpanContext::new(
+///     TraceId::from_bytes([1; 16]),
+///     SpanId::from_bytes([2; 8]),
+///     TraceFlags::SAMPLED,
+///     true,
+///     TraceState::default(),
+/// );
+/// assert!(sc.is_valid() && sc.is_sampled() && sc.is_remote());
+/// assert!(!SpanContext::INVALID.is_valid());
+/// ```
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct SpanContext {
+    trace_id: TraceId,
+    span_id: SpanId,
+    flags: TraceFlags,
+    remote: bool,
+    state: TraceState,
+}
+
+impl SpanContext {
+    /// The invalid span context: no trace.
+    pub const INVALID: SpanContext = SpanContext {
+        trace_id: TraceId::INVALID,
+        span_id: SpanId::INVALID,
+        flags: TraceFlags::NOT_SAMPLED,
+        remote: false,
+        state: TraceState::EMPTY,
+    };
+
+    /// A span context from its parts; `remote` marks one that was extracted from a carrier.
+    pub const fn new(
+        trace_id: TraceId,
+        span_id: SpanId,
+        flags: TraceFlags,
+        remote: bool,
+        state: TraceState,
+    ) -> Self {
+        SpanContext {
+            trace_id,
+            span_id,
+            flags,
+            remote,
+            state,
+        }
+    }
+
+    /// The trace id.
+    pub fn trace_id(&self) -> TraceId {
+        self.trace_id
+    }
+
+    /// The span id.
+    pub fn span_id(&self) -> SpanId {
+        self.span_id
+    }
+
+    /// The trace flags.
+    pub fn trace_flags(&self) -> TraceFlags {
+        self.flags
+    }
+
+    /// The W3C trace state.
+    pub fn trace_state(&self) -> &TraceState {
+        &self.state
+    }
+
+    /// Whether both ids are valid (not all zeros).
+    pub fn is_valid(&self) -> bool {
+        self.trace_id.is_valid() && self.span_id.is_valid()
+    }
+
+    /// Whether the sampled flag is set.
+    pub fn is_sampled(&self) -> bool {
+        self.flags.is_sampled()
+    }
+
+    /// Whether this context came from another process.
+    pub fn is_remote(&self) -> bool {
+        self.remote
+    }
+}
+
+/// What a span describes, as OpenTelemetry defines it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub enum SpanKind {
+    /// An operation inside the application (the default).
+    #[default]
+    Internal,
+    /// The server side of a synchronous request.
+    Server,
+    /// The client side of a synchronous request.
+    Client,
+    /// The sender of an asynchronous message.
+    Producer,
+    /// The receiver of an asynchronous message.
+    Consumer,
+}
+
+impl SpanKind {
+    /// The lower-case name: `internal`, `server`, `client`, `producer` or `consumer`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SpanKind::Internal => "internal",
+            SpanKind::Server => "server",
+            SpanKind::Client => "client",
+            SpanKind::Producer => "producer",
+            SpanKind::Consumer => "consumer",
+        }
+    }
+}
+
+/// The status of a span.
+///
+/// ```
+/// use hyperion::Status;
+/// let s = Status::error("connection refused");
+/// assert!(s.is_error());
+/// assert_eq!(s.description(), "connection refused");
+/// ```
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub enum Status {
+    /// Not set (the default).
+    #[default]
+    Unset,
+    /// Explicitly successful.
+    Ok,
+    /// Failed, with a description.
+    Error {
+        /// What went wrong.
+        description: Cow<'static, str>,
+    },
+}
+
+impl Status {
+    /// An error status with a description.
+    pub fn error(description: impl Into<Cow<'static, str>>) -> Self {
+        Status::Error {
+            description: description.into(),
+        }
+    }
+
+    /// Whether this is an error status.
+    pub fn is_error(&self) -> bool {
+        matches!(self, Status::Error { .. })
+    }
+
+    /// The error description, or `""`.
+    pub fn description(&self) -> &str {
+        match self {
+            Status::Error { description } => description,
+            _ => "",
+        }
+    }
+}
+
+/// A link from a span to another span context, with attributes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Link<'a> {
+    /// The linked span.
+    pub context: SpanContext,
+    /// Attributes of the link.
+    pub attributes: &'a [KeyValue<'a>],
+}
+
+/// How to start a span: kind, attributes, links, start time, and whether to force a new root.
+///
+/// ```
+/// use hyperion::{kv, SpanKind, SpanOptions};
+/// let attrs = [kv("db.system", "postgresql")];
+/// let opts = SpanOptions::client().attributes(&attrs);
+/// assert_eq!(opts.kind, SpanKind::Client);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct SpanOptions<'a> {
+    /// The span kind.
+    pub kind: SpanKind,
+    /// Attributes known at start (samplers can see them).
+    pub attributes: &'a [KeyValue<'a>],
+    /// Links to other spans.
+    pub links: &'a [Link<'a>],
+    /// An explicit start time; `None` means now.
+    pub start_time: Option<SystemTime>,
+    /// Start a new trace even if the context holds a span.
+    pub new_root: bool,
+}
+
+impl<'a> SpanOptions<'a> {
+    /// Options for an internal span.
+    pub const fn new() -> Self {
+        SpanOptions {
+            kind: SpanKind::Internal,
+            attributes: &[],
+            links: &[],
+            start_time: None,
+            new_root: false,
+        }
+    }
+
+    /// Options for a server span.
+    pub const fn server() -> Self {
+        Self::new().kind(SpanKind::Server)
+    }
+
+    /// Options for a client span.
+    pub const fn client() -> Self {
+        Self::new().kind(SpanKind::Client)
+    }
+
+    /// Options for a producer span.
+    pub const fn producer() -> Self {
+        Self::new().kind(SpanKind::Producer)
+    }
+
+    /// Options for a consumer span.
+    pub const fn consumer() -> Self {
+        Self::new().kind(SpanKind::Consumer)
+    }
+
+    /// Sets the kind.
+    pub const fn kind(mut self, kind: SpanKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// Sets the start attributes.
+    pub const fn attributes(mut self, attributes: &'a [KeyValue<'a>]) -> Self {
+        self.attributes = attributes;
+        self
+    }
+
+    /// Sets the links.
+    pub const fn links(mut self, links: &'a [Link<'a>]) -> Self {
+        self.links = links;
+        self
+    }
+
+    /// Sets an explicit start time.
+    pub const fn start_time(mut self, at: SystemTime) -> Self {
+        self.start_time = Some(at);
+        self
+    }
+
+    /// Starts a new trace, ignoring the parent in the context.
+    pub const fn new_root(mut self) -> Self {
+        self.new_root = true;
+        self
+    }
+}
+
+/// Starts spans. Implemented by adapters; application code calls [`Context::start_span`].
+///
+/// The tracer is object safe and shared as `Arc<dyn Tracer>`.
+pub trait Tracer: Send + Sync + 'static {
+    /// Starts a span named `name` as a child of `parent`'s span (unless `options.new_root`).
+    ///
+    /// A span that is not sampled should still get a valid [`SpanContext`] (see
+    /// [`Span::non_recording`]) so that the trace propagates.
+    fn start_span(&self, parent: &Context, name: Cow<'static, str>, options: &SpanOptions<'_>)
+    -> Span;
+}
+
+/// The recording side of a span, implemented by adapters. Application code uses [`Span`].
+///
+/// Every method is called at most until [`SpanRecorder::end`], and `end` exactly once.
+pub trait SpanRecorder: Send + Sync + 'static {
+    /// Sets (or replaces) one attribute.
+    fn set_attribute(&mut self, attribute: &KeyValue<'_>);
+    /// Adds an event with attributes at `timestamp` (now if `None`).
+    fn add_event(
+        &mut self,
+        name: Cow<'static, str>,
+        attributes: &[KeyValue<'_>],
+        timestamp: Option<SystemTime>,
+    );
+    /// Sets the status. [`Span`] has already applied the precedence rules (`Ok` is final,
+    /// `Unset` never overrides).
+    fn set_status(&mut self, status: Status);
+    /// Adds a link to another span.
+    fn add_link(&mut self, context: SpanContext, attributes: &[KeyValue<'_>]);
+    /// Renames the span.
+    fn update_name(&mut self, name: Cow<'static, str>);
+    /// Ends the span at `timestamp` (now if `None`).
+    fn end(&mut self, timestamp: Option<SystemTime>);
+}
+
+/// A span. Ends when [`Span::end`] is called, or when dropped.
+///
+/// From a disabled tracer the span holds nothing and every call is a branch.
+///
+/// ```
+/// use hyperion::{kv, Context, SpanOptions, Status};
+/// let ctx = Context::noop();
+/// let (child, mut span) = ctx.start_span("db.query", SpanOptions::client());
+/// span.set_attribute(kv("db.system", "postgresql"));
+/// span.set_status(Status::Ok);
+/// span.end();
+/// assert!(!span.is_recording());
+/// assert!(!child.span_context().is_valid());
+/// ```
+pub struct Span {
+    context: SpanContext,
+    recorder: Option<Box<dyn SpanRecorder>>,
+    status: Status,
+}
+
+impl Span {
+    /// A span that records nothing and has no context: what a disabled tracer returns.
+    pub const fn noop() -> Self {
+        Span {
+            context: SpanContext::INVALID,
+            recorder: None,
+            status: Status::Unset,
+        }
+    }
+
+    /// A span that records nothing but carries a context (an unsampled span, which still
+    /// propagates its trace).
+    pub const fn non_recording(context: SpanContext) -> Self {
+        Span {
+            context,
+            recorder: None,
+            status: Status::Unset,
+        }
+    }
+
+    /// A recording span: for adapters.
+    pub fn new(context: SpanContext, recorder: Box<dyn SpanRecorder>) -> Self {
+        Span {
+            context,
+            recorder: Some(recorder),
+            status: Status::Unset,
+        }
+    }
+
+    /// The span's context (invalid for a no-op span).
+    pub fn span_context(&self) -> &SpanContext {
+        &self.context
+    }
+
+    /// Whether calls on this span are recorded (false once ended).
+    #[inline]
+    pub fn is_recording(&self) -> bool {
+        self.recorder.is_some()
+    }
+
+    /// Sets one attribute.
+    #[inline]
+    pub fn set_attribute(&mut self, attribute: KeyValue<'_>) {
+        if let Some(r) = self.recorder.as_mut() {
+            r.set_attribute(&attribute);
+        }
+    }
+
+    /// Sets several attributes.
+    #[inline]
+    pub fn set_attributes(&mut self, attributes: &[KeyValue<'_>]) {
+        if let Some(r) = self.recorder.as_mut() {
+            for a in attributes {
+                r.set_attribute(a);
+            }
+        }
+    }
+
+    /// Adds an event with attributes.
+    #[inline]
+    pub fn add_event(&mut self, name: impl Into<Cow<'static, str>>, attributes: &[KeyValue<'_>]) {
+        if let Some(r) = self.recorder.as_mut() {
+            r.add_event(name.into(), attributes, None);
+        }
+    }
+
+    /// Adds an event at an explicit time.
+    pub fn add_event_at(
+        &mut self,
+        name: impl Into<Cow<'static, str>>,
+        attributes: &[KeyValue<'_>],
+        at: SystemTime,
+    ) {
+        if let Some(r) = self.recorder.as_mut() {
+            r.add_event(name.into(), attributes, Some(at));
+        }
+    }
+
+    /// Records an error: an `exception` event with `exception.type` and `exception.message`,
+    /// and the status set to error with the message.
+    ///
+    /// ```
+    /// use hyperion::{Context, SpanOptions};
+    /// let (_, mut span) = Context::noop().start_span("parse", SpanOptions::new());
+    /// let err = "x".parse::<i32>().unwrap_err();
+    /// span.record_error(&err);
+    /// ```
+    #[inline]
+    pub fn record_error<E: std::error::Error + ?Sized>(&mut self, error: &E) {
+        if self.recorder.is_some() {
+            self.record_exception(std::any::type_name::<E>(), &format_args!("{error}"));
+        }
+    }
+
+    /// Records a failure described by any `Display` (for error types that do not implement
+    /// `std::error::Error`, such as `anyhow::Error`), naming its type.
+    pub fn record_exception(&mut self, type_name: &str, message: &dyn fmt::Display) {
+        if self.recorder.is_none() {
+            return;
+        }
+        let message = message.to_string();
+        let attributes = [
+            KeyValue {
+                key: Key::from_static("exception.type"),
+                value: Value::from(type_name),
+            },
+            KeyValue {
+                key: Key::from_static("exception.message"),
+                value: Value::from(message.as_str()),
+            },
+        ];
+        if let Some(r) = self.recorder.as_mut() {
+            r.add_event(Cow::Borrowed("exception"), &attributes, None);
+        }
+        self.set_status(Status::error(message));
+    }
+
+    /// Sets the status. `Ok` is final; `Unset` never overrides a status already set.
+    #[inline]
+    pub fn set_status(&mut self, status: Status) {
+        if self.recorder.is_none()
+            || self.status == Status::Ok
+            || matches!(status, Status::Unset)
+        {
+            return;
+        }
+        self.status = status.clone();
+        if let Some(r) = self.recorder.as_mut() {
+            r.set_status(status);
+        }
+    }
+
+    /// The status set so far.
+    pub fn status(&self) -> &Status {
+        &self.status
+    }
+
+    /// Adds a link to another span.
+    pub fn add_link(&mut self, context: SpanContext, attributes: &[KeyValue<'_>]) {
+        if let Some(r) = self.recorder.as_mut() {
+            r.add_link(context, attributes);
+        }
+    }
+
+    /// Renames the span.
+    pub fn update_name(&mut self, name: impl Into<Cow<'static, str>>) {
+        if let Some(r) = self.recorder.as_mut() {
+            r.update_name(name.into());
+        }
+    }
+
+    /// Ends the span now. Later calls do nothing.
+    #[inline]
+    pub fn end(&mut self) {
+        if let Some(mut r) = self.recorder.take() {
+            r.end(None);
+        }
+    }
+
+    /// Ends the span at an explicit time. Later calls do nothing.
+    pub fn end_at(&mut self, at: SystemTime) {
+        if let Some(mut r) = self.recorder.take() {
+            r.end(Some(at));
+        }
+    }
+}
+
+impl Drop for Span {
+    #[inline]
+    fn drop(&mut self) {
+        self.end();
+    }
+}
+
+impl fmt::Debug for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Span")
+            .field("context", &self.context)
+            .field("recording", &self.is_recording())
+            .field("status", &self.status)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_hex() {
+        let t = TraceId::from_bytes([0xab; 16]);
+        assert_eq!(TraceId::from_hex(&t.to_string()), Some(t));
+        let s = SpanId::from_bytes([0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef]);
+        assert_eq!(s.to_string(), "0123456789abcdef");
+        assert_eq!(SpanId::from_hex("0123456789abcdeg"), None);
+        assert_eq!(SpanId::from_hex("0123456789abcde"), None);
+    }
+
+    #[test]
+    fn flags_toggle_sampled() {
+        let f = TraceFlags::new(0b10).with_sampled(true);
+        assert_eq!(f.to_u8(), 0b11);
+        assert_eq!(f.with_sampled(false).to_u8(), 0b10);
+    }
+}
