@@ -1,1 +1,183 @@
-//! Benchmarks live in `benches/`.
+//! Criterion comparisons of the hyperion facade with the crates users would pick instead.
+//!
+//! The benchmarks are in `benches/` (`cargo bench -p hyperion-bench --bench core`). This library
+//! holds only the allocation cross-check, a test, because the counting global allocator it needs
+//! would slow every allocation of the compared crates inside a benchmark binary:
+//!
+//! ```sh
+//! cargo test -p hyperion-bench -- --nocapture
+//! ```
+
+#[cfg(test)]
+mod allocations {
+    use std::collections::HashMap;
+    use std::future::Future;
+    use std::hint::black_box;
+    use std::pin::pin;
+    use std::task::{Poll, Waker};
+
+    use hyperion::propagation::{PropagationLimits, extract_trace_context};
+    use hyperion::{
+        Context, Meter, SpanContext, SpanId, SpanOptions, TraceFlags, TraceId, TraceState, kv,
+    };
+    use opentelemetry::propagation::TextMapPropagator;
+    use opentelemetry::trace::{Span as _, TraceContextExt as _, Tracer as _};
+    use opentelemetry_sdk::propagation::TraceContextPropagator;
+
+    const RUNS: u64 = 1000;
+    const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    fn block_on<F: Future>(fut: F) -> F::Output {
+        let mut fut = pin!(fut);
+        let mut cx = std::task::Context::from_waker(Waker::noop());
+        loop {
+            if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+                return out;
+            }
+        }
+    }
+
+    /// Allocations per call of `f`, after one warm-up call (lazy statics, callsite registration).
+    fn per_call(mut f: impl FnMut()) -> f64 {
+        f();
+        let info = allocation_counter::measure(|| {
+            for _ in 0..RUNS {
+                f();
+            }
+        });
+        info.count_total as f64 / RUNS as f64
+    }
+
+    #[test]
+    fn noop_paths_do_not_allocate() {
+        let ctx = Context::noop();
+        let counter = Meter::noop().counter("c").build();
+        let hyperion = [
+            (
+                "hyperion noop span start+end",
+                per_call(|| {
+                    let (child, mut span) = black_box(&ctx).start_span("op", SpanOptions::new());
+                    span.end();
+                    black_box((child, span));
+                }),
+            ),
+            (
+                "hyperion noop counter add (3 attrs)",
+                per_call(|| {
+                    black_box(&counter).add(
+                        black_box(&ctx),
+                        1,
+                        &[kv("a", "1"), kv("b", 2), kv("c", true)],
+                    )
+                }),
+            ),
+            (
+                "hyperion noop log info (1 attr)",
+                per_call(|| black_box(&ctx).log().info("msg", &[kv("k", "v")])),
+            ),
+            (
+                "hyperion noop intercept_sync",
+                per_call(|| {
+                    let r = black_box(&ctx)
+                        .intercept_sync("Svc", "Method", |_| Ok::<_, std::io::Error>(1));
+                    black_box(r.is_ok());
+                }),
+            ),
+            (
+                "hyperion noop intercept (async)",
+                per_call(|| {
+                    let r = block_on(
+                        black_box(&ctx)
+                            .intercept("Svc", "Method", |_| async { Ok::<_, std::io::Error>(1) }),
+                    );
+                    black_box(r.is_ok());
+                }),
+            ),
+            (
+                "hyperion noop start_call+finish",
+                per_call(|| {
+                    let (child, call) = black_box(&ctx).start_call("Svc", "Method");
+                    call.finish(&Ok::<_, std::io::Error>(1));
+                    black_box(child);
+                }),
+            ),
+        ];
+
+        let tracer = opentelemetry::global::tracer("bench");
+        let propagator = TraceContextPropagator::new();
+        let sc = SpanContext::new(
+            TraceId::from_bytes([0x4b; 16]),
+            SpanId::from_bytes([0xb7; 8]),
+            TraceFlags::SAMPLED,
+            true,
+            TraceState::default(),
+        );
+        let remote = ctx.with_span_context(sc);
+        let otel_cx = opentelemetry::Context::new().with_remote_span_context(
+            opentelemetry::trace::SpanContext::new(
+                opentelemetry::trace::TraceId::from_bytes([0x4b; 16]),
+                opentelemetry::trace::SpanId::from_bytes([0xb7; 8]),
+                opentelemetry::trace::TraceFlags::SAMPLED,
+                true,
+                Default::default(),
+            ),
+        );
+        let carrier = HashMap::from([("traceparent".to_owned(), TRACEPARENT.to_owned())]);
+        let mut out = HashMap::new();
+        let mut otel_out = HashMap::new();
+        let others = [
+            (
+                "otel global noop span start+end",
+                per_call(|| {
+                    let mut span = black_box(&tracer).start("op");
+                    span.end();
+                    black_box(span);
+                }),
+            ),
+            (
+                "tracing span entered, no subscriber",
+                per_call(|| {
+                    let _entered = black_box(tracing::info_span!("op").entered());
+                }),
+            ),
+            (
+                "metrics counter!, no recorder",
+                per_call(|| {
+                    metrics::counter!("c", "a" => "1", "b" => "2", "c" => "true").increment(1)
+                }),
+            ),
+            (
+                "tracing info!, no subscriber",
+                per_call(|| tracing::info!(k = "v", "msg")),
+            ),
+            (
+                "hyperion inject (HashMap, reused)",
+                per_call(|| remote.inject(&mut out)),
+            ),
+            (
+                "otel_sdk inject (HashMap, reused)",
+                per_call(|| propagator.inject_context(&otel_cx, &mut otel_out)),
+            ),
+            (
+                "hyperion extract_trace_context (HashMap)",
+                per_call(|| {
+                    black_box(extract_trace_context(&carrier, &PropagationLimits::DEFAULT));
+                }),
+            ),
+            (
+                "otel_sdk extract (HashMap)",
+                per_call(|| {
+                    black_box(propagator.extract(&carrier));
+                }),
+            ),
+        ];
+
+        println!("allocations per call (mean of {RUNS}, after one warm-up call):");
+        for (name, n) in hyperion.iter().chain(others.iter()) {
+            println!("  {name:<42} {n:>5.2}");
+        }
+        for (name, n) in hyperion {
+            assert_eq!(n, 0.0, "{name} allocated");
+        }
+    }
+}

@@ -123,7 +123,11 @@ impl Value<'_> {
             Value::F64(f) => Value::F64(f),
             Value::Str(s) => Value::Str(Cow::Owned(s.into_owned())),
             Value::Array(a) => Value::Array(Array::Owned(
-                a.as_slice().iter().cloned().map(Value::into_owned).collect(),
+                a.as_slice()
+                    .iter()
+                    .cloned()
+                    .map(Value::into_owned)
+                    .collect(),
             )),
         }
     }

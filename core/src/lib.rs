@@ -52,7 +52,9 @@ pub use context::Context;
 pub use intercept::{CallGuard, CallResult, InterceptOptions, Interceptor, Outcome};
 pub use log::{Level, Log, Logger, Record};
 pub use metric::{Counter, Gauge, Histogram, Meter, UpDownCounter};
-pub use propagation::{Baggage, Extractor, Injector, TraceState};
+pub use propagation::{
+    Baggage, Extractor, Injector, PropagationLimits, TraceState, TraceStateError,
+};
 pub use registry::{Module, ModuleInstance, Registry};
 pub use telemetry::{BuildError, ShutdownError, ShutdownGuard, Telemetry, TelemetryBuilder};
 pub use trace::{

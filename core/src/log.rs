@@ -63,7 +63,7 @@ impl Level {
 
 impl fmt::Display for Level {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -261,6 +261,9 @@ mod tests {
     fn unknown_level_names_the_allowed_ones() {
         let err = "loud".parse::<Level>().unwrap_err();
         assert!(err.to_string().contains("\"loud\""));
-        assert!(err.to_string().contains("trace, debug, info, warn, error, fatal"));
+        assert!(
+            err.to_string()
+                .contains("trace, debug, info, warn, error, fatal")
+        );
     }
 }

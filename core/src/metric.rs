@@ -113,7 +113,11 @@ impl Meter {
         self.provider.is_some()
     }
 
-    fn builder<T>(&self, name: Cow<'static, str>, kind: InstrumentKind) -> InstrumentBuilder<'_, T> {
+    fn builder<T>(
+        &self,
+        name: Cow<'static, str>,
+        kind: InstrumentKind,
+    ) -> InstrumentBuilder<'_, T> {
         InstrumentBuilder {
             meter: self,
             descriptor: InstrumentDescriptor {

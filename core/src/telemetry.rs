@@ -345,7 +345,10 @@ impl TelemetryBuilder {
     pub async fn build(self) -> Result<Telemetry, BuildError> {
         let config = self.config.unwrap_or_default();
         config.validate()?;
-        let default = self.default_module.as_deref().unwrap_or(crate::noop::NOOP_MODULE);
+        let default = self
+            .default_module
+            .as_deref()
+            .unwrap_or(crate::noop::NOOP_MODULE);
 
         // Which module serves which signal.
         let mut plan: Vec<(String, Signals)> = Vec::new();
@@ -365,7 +368,12 @@ impl TelemetryBuilder {
                 return Err(BuildError::UnknownAdapter {
                     key,
                     found: name,
-                    registered: self.registry.names().into_iter().map(str::to_owned).collect(),
+                    registered: self
+                        .registry
+                        .names()
+                        .into_iter()
+                        .map(str::to_owned)
+                        .collect(),
                 });
             }
             if name == crate::noop::NOOP_MODULE {

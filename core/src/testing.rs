@@ -51,8 +51,8 @@ use crate::config::Config;
 use crate::context::Context;
 use crate::log::{Level, Logger, Record};
 use crate::metric::{
-    CounterRecorder, GaugeRecorder, HistogramRecorder, InstrumentDescriptor,
-    MeterProvider, UpDownCounterRecorder,
+    CounterRecorder, GaugeRecorder, HistogramRecorder, InstrumentDescriptor, MeterProvider,
+    UpDownCounterRecorder,
 };
 use crate::registry::{BoxFuture, BuildRequest, Module, ModuleError, ModuleInstance};
 use crate::trace::{
@@ -122,7 +122,10 @@ impl RecordedSpan {
     }
 }
 
-fn find_attribute<'a>(attributes: &'a [KeyValue<'static>], key: &str) -> Option<&'a Value<'static>> {
+fn find_attribute<'a>(
+    attributes: &'a [KeyValue<'static>],
+    key: &str,
+) -> Option<&'a Value<'static>> {
     attributes
         .iter()
         .rev()
@@ -310,9 +313,10 @@ impl Module for MemoryModule {
             tracer: request.signals.tracing.then(|| {
                 Arc::new(MemoryTracer::new(self.store.clone(), request.config)) as Arc<dyn Tracer>
             }),
-            meter: request.signals.metrics.then(|| {
-                Arc::new(MemoryMeter(self.store.clone())) as Arc<dyn MeterProvider>
-            }),
+            meter: request
+                .signals
+                .metrics
+                .then(|| Arc::new(MemoryMeter(self.store.clone())) as Arc<dyn MeterProvider>),
             logger: request.signals.logging.then(|| {
                 Arc::new(MemoryLogger {
                     store: self.store.clone(),
@@ -376,9 +380,11 @@ impl IdGenerator {
     }
 
     fn next_u64(&self) -> u64 {
-        let mut z = self
-            .seed
-            .wrapping_add(self.counter.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut z = self.seed.wrapping_add(
+            self.counter
+                .fetch_add(1, Ordering::Relaxed)
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        );
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
@@ -456,7 +462,12 @@ impl Tracer for MemoryTracer {
             parent_span_id: has_parent.then(|| parent_sc.span_id()),
             parent_is_remote: has_parent && parent_sc.is_remote(),
             kind: options.kind,
-            attributes: options.attributes.iter().cloned().map(KeyValue::into_owned).collect(),
+            attributes: options
+                .attributes
+                .iter()
+                .cloned()
+                .map(KeyValue::into_owned)
+                .collect(),
             events: Vec::new(),
             links: options
                 .links
@@ -481,7 +492,11 @@ impl Tracer for MemoryTracer {
 }
 
 fn owned(attributes: &[KeyValue<'_>]) -> Vec<KeyValue<'static>> {
-    attributes.iter().cloned().map(KeyValue::into_owned).collect()
+    attributes
+        .iter()
+        .cloned()
+        .map(KeyValue::into_owned)
+        .collect()
 }
 
 struct MemorySpan {
@@ -492,7 +507,12 @@ struct MemorySpan {
 impl SpanRecorder for MemorySpan {
     fn set_attribute(&mut self, attribute: &KeyValue<'_>) {
         let attribute = attribute.clone().into_owned();
-        match self.span.attributes.iter_mut().find(|a| a.key == attribute.key) {
+        match self
+            .span
+            .attributes
+            .iter_mut()
+            .find(|a| a.key == attribute.key)
+        {
             Some(existing) => existing.value = attribute.value,
             None => self.span.attributes.push(attribute),
         }
@@ -681,7 +701,10 @@ impl Snapshot {
     /// The first span of that name; panics with the span tree if there is none.
     pub fn span(&self, name: &str) -> SpanAssert<'_> {
         match self.find(name) {
-            Some(span) => SpanAssert { snapshot: self, span },
+            Some(span) => SpanAssert {
+                snapshot: self,
+                span,
+            },
             None => panic!("no span named {name:?}; recorded:\n{}", self.tree()),
         }
     }
@@ -689,7 +712,10 @@ impl Snapshot {
     /// The root span of that name; panics with the span tree if there is none.
     pub fn root(&self, name: &str) -> SpanAssert<'_> {
         match self.roots().into_iter().find(|s| s.name == name) {
-            Some(span) => SpanAssert { snapshot: self, span },
+            Some(span) => SpanAssert {
+                snapshot: self,
+                span,
+            },
             None => panic!("no root span named {name:?}; recorded:\n{}", self.tree()),
         }
     }
@@ -802,7 +828,10 @@ impl<'s> SpanAssert<'s> {
     #[track_caller]
     pub fn status_error(self) -> Self {
         if !self.span.status.is_error() {
-            self.fail(format_args!("status is {:?}, expected error", self.span.status));
+            self.fail(format_args!(
+                "status is {:?}, expected error",
+                self.span.status
+            ));
         }
         self
     }
@@ -811,7 +840,10 @@ impl<'s> SpanAssert<'s> {
     #[track_caller]
     pub fn status_not_error(self) -> Self {
         if self.span.status.is_error() {
-            self.fail(format_args!("status is {:?}, expected no error", self.span.status));
+            self.fail(format_args!(
+                "status is {:?}, expected no error",
+                self.span.status
+            ));
         }
         self
     }
@@ -820,7 +852,10 @@ impl<'s> SpanAssert<'s> {
     #[track_caller]
     pub fn kind(self, kind: SpanKind) -> Self {
         if self.span.kind != kind {
-            self.fail(format_args!("kind is {:?}, expected {kind:?}", self.span.kind));
+            self.fail(format_args!(
+                "kind is {:?}, expected {kind:?}",
+                self.span.kind
+            ));
         }
         self
     }

@@ -422,8 +422,12 @@ pub trait Tracer: Send + Sync + 'static {
     ///
     /// A span that is not sampled should still get a valid [`SpanContext`] (see
     /// [`Span::non_recording`]) so that the trace propagates.
-    fn start_span(&self, parent: &Context, name: Cow<'static, str>, options: &SpanOptions<'_>)
-    -> Span;
+    fn start_span(
+        &self,
+        parent: &Context,
+        name: Cow<'static, str>,
+        options: &SpanOptions<'_>,
+    ) -> Span;
 }
 
 /// The recording side of a span, implemented by adapters. Application code uses [`Span`].
@@ -590,10 +594,7 @@ impl Span {
     /// Sets the status. `Ok` is final; `Unset` never overrides a status already set.
     #[inline]
     pub fn set_status(&mut self, status: Status) {
-        if self.recorder.is_none()
-            || self.status == Status::Ok
-            || matches!(status, Status::Unset)
-        {
+        if self.recorder.is_none() || self.status == Status::Ok || matches!(status, Status::Unset) {
             return;
         }
         self.status = status.clone();

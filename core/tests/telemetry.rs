@@ -35,8 +35,16 @@ async fn an_unknown_adapter_lists_the_registered_modules() {
     assert!(msg.contains("memory, noop"), "{msg}");
 
     let config = Config::from_yaml_str("adapter: nope\n").unwrap();
-    let msg = Telemetry::builder().config(config).build().await.unwrap_err().to_string();
-    assert!(msg.contains("`adapter`") && msg.contains("\"nope\"") && msg.contains("noop"), "{msg}");
+    let msg = Telemetry::builder()
+        .config(config)
+        .build()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("`adapter`") && msg.contains("\"nope\"") && msg.contains("noop"),
+        "{msg}"
+    );
 }
 
 #[tokio::test]
@@ -44,8 +52,14 @@ async fn the_config_picks_a_module_per_signal() {
     // The first registered module is the default; per-signal keys override it.
     let memory = MemoryModule::new();
     let store = memory.store();
-    let config = Config::from_yaml_str("metrics:\n  adapter: noop\nlogging:\n  enabled: false\n").unwrap();
-    let t = Telemetry::builder().module(memory).config(config).build().await.unwrap();
+    let config =
+        Config::from_yaml_str("metrics:\n  adapter: noop\nlogging:\n  enabled: false\n").unwrap();
+    let t = Telemetry::builder()
+        .module(memory)
+        .config(config)
+        .build()
+        .await
+        .unwrap();
     assert!(t.tracer().is_some());
     assert!(t.meter_provider().is_none());
     assert!(t.logger().is_none());
@@ -57,7 +71,10 @@ async fn the_config_picks_a_module_per_signal() {
     span.end();
     t.flush(Duration::from_secs(1)).await.unwrap();
     let snap = store.snapshot();
-    assert_eq!((snap.spans.len(), snap.points.len(), snap.logs.len()), (1, 0, 0));
+    assert_eq!(
+        (snap.spans.len(), snap.points.len(), snap.logs.len()),
+        (1, 0, 0)
+    );
 
     // With no module registered, everything is the no-op.
     let t = Telemetry::builder().build().await.unwrap();
@@ -66,7 +83,12 @@ async fn the_config_picks_a_module_per_signal() {
 
     // The top-level adapter applies to every signal.
     let config = Config::from_yaml_str("adapter: noop\n").unwrap();
-    let t = Telemetry::builder().module(MemoryModule::new()).config(config).build().await.unwrap();
+    let t = Telemetry::builder()
+        .module(MemoryModule::new())
+        .config(config)
+        .build()
+        .await
+        .unwrap();
     assert!(t.tracer().is_none());
 }
 
@@ -87,8 +109,14 @@ impl Module for NeedsRuntime {
     fn name(&self) -> &str {
         "needs-runtime"
     }
-    fn build<'a>(&'a self, _: &'a BuildRequest<'a>) -> BoxFuture<'a, Result<Box<dyn ModuleInstance>, ModuleError>> {
-        let instance = NeedsRuntimeInstance { flushed: self.flushed.clone(), delay: self.delay };
+    fn build<'a>(
+        &'a self,
+        _: &'a BuildRequest<'a>,
+    ) -> BoxFuture<'a, Result<Box<dyn ModuleInstance>, ModuleError>> {
+        let instance = NeedsRuntimeInstance {
+            flushed: self.flushed.clone(),
+            delay: self.delay,
+        };
         Box::pin(async move { Ok(Box::new(instance) as Box<dyn ModuleInstance>) })
     }
 }
@@ -111,7 +139,10 @@ impl ModuleInstance for NeedsRuntimeInstance {
 async fn build_needs_runtime(delay: Duration) -> (Telemetry, Arc<AtomicUsize>) {
     let flushed = Arc::new(AtomicUsize::new(0));
     let t = Telemetry::builder()
-        .module(NeedsRuntime { flushed: flushed.clone(), delay })
+        .module(NeedsRuntime {
+            flushed: flushed.clone(),
+            delay,
+        })
         .build()
         .await
         .unwrap();
@@ -145,15 +176,24 @@ async fn dropping_the_guard_on_a_current_thread_runtime_never_deadlocks() {
     drop(t.shutdown_guard(Duration::from_secs(2)));
     // The guard ran the shutdown on its own thread and runtime, so the work completed.
     assert_eq!(flushed.load(Ordering::SeqCst), 1);
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
 fn dropping_the_guard_outside_any_runtime_flushes() {
     let memory = MemoryModule::new();
     let store = memory.store();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let t = rt.block_on(Telemetry::builder().module(memory).build()).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let t = rt
+        .block_on(Telemetry::builder().module(memory).build())
+        .unwrap();
     let guard = t.shutdown_guard(Duration::from_secs(2));
     let (_, mut span) = t.context().start_span("last words", SpanOptions::new());
     span.end();
@@ -171,6 +211,9 @@ async fn a_slow_module_times_out_with_its_name() {
     let err = t.shutdown(Duration::from_millis(50)).await.unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(err.timed_out, ["needs-runtime"]);
-    assert!(err.to_string().contains("timed out: needs-runtime"), "{err}");
+    assert!(
+        err.to_string().contains("timed out: needs-runtime"),
+        "{err}"
+    );
     assert_eq!(flushed.load(Ordering::SeqCst), 0);
 }

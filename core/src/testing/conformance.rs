@@ -115,15 +115,25 @@ type Check = for<'a> fn(&'a dyn Harness) -> BoxFuture<'a, Result<(), String>>;
 const CHECKS: &[(&str, Check)] = &[
     ("parent_child_and_trace_ids", |h| Box::pin(parent_child(h))),
     ("span_kinds", |h| Box::pin(span_kinds(h))),
-    ("status_and_record_error", |h| Box::pin(status_and_errors(h))),
+    ("status_and_record_error", |h| {
+        Box::pin(status_and_errors(h))
+    }),
     ("attribute_types", |h| Box::pin(attribute_types(h))),
     ("events", |h| Box::pin(events(h))),
     ("links", |h| Box::pin(links(h))),
-    ("context_across_await_and_spawn", |h| Box::pin(across_await_and_spawn(h))),
-    ("propagation_round_trip", |h| Box::pin(propagation_round_trip(h))),
-    ("instruments_receive_span_context", |h| Box::pin(instruments_get_span(h))),
+    ("context_across_await_and_spawn", |h| {
+        Box::pin(across_await_and_spawn(h))
+    }),
+    ("propagation_round_trip", |h| {
+        Box::pin(propagation_round_trip(h))
+    }),
+    ("instruments_receive_span_context", |h| {
+        Box::pin(instruments_get_span(h))
+    }),
     ("logs_carry_trace_ids", |h| Box::pin(logs_carry_ids(h))),
-    ("intercept_records_span_metrics_logs", |h| Box::pin(intercept(h))),
+    ("intercept_records_span_metrics_logs", |h| {
+        Box::pin(intercept(h))
+    }),
     ("flush_on_shutdown", |h| Box::pin(flush_on_shutdown(h))),
 ];
 
@@ -161,14 +171,20 @@ async fn parent_child(h: &dyn Harness) -> Result<(), String> {
         );
         return Ok(());
     }
-    ensure!(root_sc.is_valid() && child_sc.is_valid(), "span contexts are invalid");
+    ensure!(
+        root_sc.is_valid() && child_sc.is_valid(),
+        "span contexts are invalid"
+    );
     ensure!(
         child_sc.trace_id() == root_sc.trace_id(),
         "child trace id {} differs from root {}",
         child_sc.trace_id(),
         root_sc.trace_id()
     );
-    ensure!(child_sc.span_id() != root_sc.span_id(), "child reuses the root's span id");
+    ensure!(
+        child_sc.span_id() != root_sc.span_id(),
+        "child reuses the root's span id"
+    );
     ensure!(
         other_sc.trace_id() != root_sc.trace_id(),
         "new_root span stayed in the parent's trace"
@@ -209,7 +225,12 @@ async fn span_kinds(h: &dyn Harness) -> Result<(), String> {
         let span = snap
             .find(kind.as_str())
             .ok_or_else(|| format!("span {} not exported", kind.as_str()))?;
-        ensure!(span.kind == kind, "span {} has kind {:?}", kind.as_str(), span.kind);
+        ensure!(
+            span.kind == kind,
+            "span {} has kind {:?}",
+            kind.as_str(),
+            span.kind
+        );
     }
     Ok(())
 }
@@ -252,9 +273,19 @@ async fn status_and_errors(h: &dyn Harness) -> Result<(), String> {
         "exception.message is {msg:?}"
     );
     let ok = snap.find("ok-is-final").ok_or("span not exported")?;
-    ensure!(ok.status == Status::Ok, "Ok was overridden: {:?}", ok.status);
-    let unset = snap.find("unset-does-not-override").ok_or("span not exported")?;
-    ensure!(unset.status.is_error(), "Unset overrode an error: {:?}", unset.status);
+    ensure!(
+        ok.status == Status::Ok,
+        "Ok was overridden: {:?}",
+        ok.status
+    );
+    let unset = snap
+        .find("unset-does-not-override")
+        .ok_or("span not exported")?;
+    ensure!(
+        unset.status.is_error(),
+        "Unset overrode an error: {:?}",
+        unset.status
+    );
     Ok(())
 }
 
@@ -312,7 +343,10 @@ async fn events(h: &dyn Harness) -> Result<(), String> {
     let names: Vec<&str> = span.events.iter().map(|e| e.name.as_str()).collect();
     ensure!(names == ["cache.miss", "retry"], "events are {names:?}");
     let attempt = super::find_attribute(&span.events[1].attributes, "attempt");
-    ensure!(attempt == Some(&Value::I64(2)), "event attribute is {attempt:?}");
+    ensure!(
+        attempt == Some(&Value::I64(2)),
+        "event attribute is {attempt:?}"
+    );
     Ok(())
 }
 
@@ -340,8 +374,11 @@ async fn links(h: &dyn Harness) -> Result<(), String> {
     let consumer = snap.find("consumer").ok_or("span not exported")?;
     ensure!(consumer.links.len() == 2, "{} links", consumer.links.len());
     ensure!(
-        consumer.links.iter().all(|l| l.context.span_id() == target.span_id()
-            && l.context.trace_id() == target.trace_id()),
+        consumer
+            .links
+            .iter()
+            .all(|l| l.context.span_id() == target.span_id()
+                && l.context.trace_id() == target.trace_id()),
         "links point elsewhere: {:?}",
         consumer.links
     );
@@ -374,7 +411,9 @@ async fn across_await_and_spawn(h: &dyn Harness) -> Result<(), String> {
     // Interleave another trace on this task while the spawned one runs.
     let (_, mut unrelated) = t.context().start_span("unrelated", SpanOptions::new());
     unrelated.end();
-    let spawned_sc = spawned.await.map_err(|e| format!("spawned task failed: {e}"))?;
+    let spawned_sc = spawned
+        .await
+        .map_err(|e| format!("spawned task failed: {e}"))?;
     root.end();
     let snap = h.collect(&t).await;
     if !h.capabilities().spans {
@@ -386,7 +425,9 @@ async fn across_await_and_spawn(h: &dyn Harness) -> Result<(), String> {
         "spawned task lost its parent trace"
     );
     for name in ["after-await", "in-spawned-task"] {
-        let span = snap.find(name).ok_or_else(|| format!("{name} not exported"))?;
+        let span = snap
+            .find(name)
+            .ok_or_else(|| format!("{name} not exported"))?;
         ensure!(
             span.parent_span_id == Some(root_sc.span_id()),
             "{name}'s parent is {:?}, expected the request span",
@@ -394,7 +435,10 @@ async fn across_await_and_spawn(h: &dyn Harness) -> Result<(), String> {
         );
     }
     let unrelated = snap.find("unrelated").ok_or("unrelated not exported")?;
-    ensure!(unrelated.parent_span_id.is_none(), "an unrelated span got a parent");
+    ensure!(
+        unrelated.parent_span_id.is_none(),
+        "an unrelated span got a parent"
+    );
     Ok(())
 }
 
@@ -409,7 +453,10 @@ async fn propagation_round_trip(h: &dyn Harness) -> Result<(), String> {
     incoming.insert("baggage".to_owned(), "user.id=42,tenant=acme".to_owned());
     let ctx = t.extract(&incoming);
     let remote = ctx.span_context().clone();
-    ensure!(remote.is_valid() && remote.is_remote(), "extracted context is {remote:?}");
+    ensure!(
+        remote.is_valid() && remote.is_remote(),
+        "extracted context is {remote:?}"
+    );
     ensure!(
         remote.trace_id().to_string() == "4bf92f3577b34da6a3ce929d0e0e4736",
         "trace id {}",
@@ -432,7 +479,10 @@ async fn propagation_round_trip(h: &dyn Harness) -> Result<(), String> {
         outgoing.get("tracestate")
     );
     let back = Context::noop().extract(&outgoing);
-    ensure!(back.baggage().get("user.id") == Some("42"), "baggage not propagated");
+    ensure!(
+        back.baggage().get("user.id") == Some("42"),
+        "baggage not propagated"
+    );
 
     let snap = h.collect(&t).await;
     if !h.capabilities().spans {
@@ -464,7 +514,10 @@ async fn propagation_round_trip(h: &dyn Harness) -> Result<(), String> {
 async fn instruments_get_span(h: &dyn Harness) -> Result<(), String> {
     let t = h.telemetry().await;
     let meter = t.meter("conformance");
-    let counter = meter.counter("conformance.requests").unit("{request}").build();
+    let counter = meter
+        .counter("conformance.requests")
+        .unit("{request}")
+        .build();
     let histogram = meter
         .histogram("conformance.latency")
         .unit("s")
@@ -485,7 +538,11 @@ async fn instruments_get_span(h: &dyn Harness) -> Result<(), String> {
         return Ok(());
     }
     let counter_points = snap.points("conformance.requests");
-    ensure!(counter_points.len() == 2, "{} counter points", counter_points.len());
+    ensure!(
+        counter_points.len() == 2,
+        "{} counter points",
+        counter_points.len()
+    );
     let p = counter_points[0];
     ensure!(p.value == PointValue::U64(3), "counter value {:?}", p.value);
     ensure!(
@@ -510,7 +567,10 @@ async fn instruments_get_span(h: &dyn Harness) -> Result<(), String> {
         "a record without a span got an exemplar"
     );
     ensure!(
-        snap.points("conformance.in_flight").first().map(|p| p.value) == Some(PointValue::I64(-2)),
+        snap.points("conformance.in_flight")
+            .first()
+            .map(|p| p.value)
+            == Some(PointValue::I64(-2)),
         "up-down counter value lost"
     );
     ensure!(
@@ -554,7 +614,10 @@ async fn logs_carry_ids(h: &dyn Harness) -> Result<(), String> {
         .iter()
         .find(|l| l.message == "outside")
         .ok_or("log record not exported")?;
-    ensure!(outside.trace_id.is_none(), "a record outside any span has a trace id");
+    ensure!(
+        outside.trace_id.is_none(),
+        "a record outside any span has a trace id"
+    );
     Ok(())
 }
 
@@ -568,21 +631,33 @@ async fn intercept(h: &dyn Harness) -> Result<(), String> {
         })
         .await;
     let failed: Result<u32, String> = ctx
-        .intercept("UserService", "DeleteUser", |_| async { Err("denied".to_owned()) })
+        .intercept("UserService", "DeleteUser", |_| async {
+            Err("denied".to_owned())
+        })
         .await;
-    ensure!(ok == Ok(1) && failed.is_err(), "intercept changed the results");
+    ensure!(
+        ok == Ok(1) && failed.is_err(),
+        "intercept changed the results"
+    );
     let snap = h.collect(&t).await;
     let caps = h.capabilities();
     if caps.spans {
-        let get = snap.find("UserService.GetUser").ok_or("no span for GetUser")?;
+        let get = snap
+            .find("UserService.GetUser")
+            .ok_or("no span for GetUser")?;
         ensure!(!get.status.is_error(), "GetUser span has error status");
-        let del = snap.find("UserService.DeleteUser").ok_or("no span for DeleteUser")?;
+        let del = snap
+            .find("UserService.DeleteUser")
+            .ok_or("no span for DeleteUser")?;
         ensure!(
             del.status == Status::error("denied"),
             "DeleteUser status {:?}",
             del.status
         );
-        ensure!(del.event("exception").is_some(), "no exception event on DeleteUser");
+        ensure!(
+            del.event("exception").is_some(),
+            "no exception event on DeleteUser"
+        );
     }
     if caps.metrics {
         let calls = snap.points(crate::intercept::CALLS_METRIC);
@@ -611,7 +686,9 @@ async fn intercept(h: &dyn Harness) -> Result<(), String> {
         if caps.spans {
             let get = snap.find("UserService.GetUser").ok_or("no span")?;
             ensure!(
-                calls.iter().any(|p| p.exemplar.as_ref() == Some(&get.context)),
+                calls
+                    .iter()
+                    .any(|p| p.exemplar.as_ref() == Some(&get.context)),
                 "call counter was not recorded while the span was current"
             );
         }
@@ -647,7 +724,10 @@ async fn flush_on_shutdown(h: &dyn Harness) -> Result<(), String> {
     const N: usize = 100;
     let t = h.telemetry().await;
     let ctx = t.context();
-    let counter = t.meter("conformance").counter("conformance.shutdown").build();
+    let counter = t
+        .meter("conformance")
+        .counter("conformance.shutdown")
+        .build();
     for i in 0..N {
         let (ctx, mut span) = ctx.start_span("before-shutdown", SpanOptions::new());
         span.set_attribute(KeyValue::new("i", i));
@@ -659,7 +739,11 @@ async fn flush_on_shutdown(h: &dyn Harness) -> Result<(), String> {
         .map_err(|e| format!("shutdown failed: {e}"))?;
     let snap = h.collect(&t).await;
     if h.capabilities().spans {
-        let n = snap.spans.iter().filter(|s| s.name == "before-shutdown").count();
+        let n = snap
+            .spans
+            .iter()
+            .filter(|s| s.name == "before-shutdown")
+            .count();
         ensure!(n == N, "{n} of {N} spans reached the exporter");
     }
     if h.capabilities().metrics {
@@ -668,7 +752,10 @@ async fn flush_on_shutdown(h: &dyn Harness) -> Result<(), String> {
             .iter()
             .map(|p| p.value.as_f64())
             .sum();
-        ensure!(total == N as f64, "counter total {total} after shutdown, expected {N}");
+        ensure!(
+            total == N as f64,
+            "counter total {total} after shutdown, expected {N}"
+        );
     }
     Ok(())
 }
