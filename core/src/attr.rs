@@ -1,7 +1,8 @@
 //! Attributes: [`Key`], [`Value`] and [`KeyValue`], passed to every recording call as a slice.
 //!
 //! Attributes borrow where they can: `kv("user.id", id)` with a `&str` id builds nothing on the
-//! heap, so a call on a disabled instrument or span costs nothing to prepare. An adapter that keeps
+//! heap, so a call on a disabled instrument or span costs nothing to prepare. Keys are `'static`
+//! or owned (see [`Key`]). An adapter that keeps
 //! an attribute beyond the call turns it into an owned one with [`KeyValue::into_owned`].
 
 use std::borrow::Cow;
@@ -9,17 +10,22 @@ use std::fmt;
 
 /// The name of an attribute, such as `http.request.method` or `user.id`.
 ///
+/// Keys are `'static` strings or owned `String`s, never borrowed for a call: attribute names are
+/// almost always literals, and an adapter can then hand a literal key to its SDK without copying.
+///
 /// ```
 /// use hyperion::Key;
-/// const METHOD: Key<'static> = Key::from_static("http.request.method");
+/// const METHOD: Key = Key::from_static("http.request.method");
 /// assert_eq!(METHOD.as_str(), "http.request.method");
+/// assert!(METHOD.is_static());
+/// assert_eq!(Key::from(format!("custom.{}", 1)).as_str(), "custom.1");
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Key<'a>(Cow<'a, str>);
+pub struct Key(Cow<'static, str>);
 
-impl<'a> Key<'a> {
+impl Key {
     /// A key from a string known at compile time; usable in `const` items.
-    pub const fn from_static(name: &'static str) -> Key<'static> {
+    pub const fn from_static(name: &'static str) -> Key {
         Key(Cow::Borrowed(name))
     }
 
@@ -28,37 +34,45 @@ impl<'a> Key<'a> {
         &self.0
     }
 
-    /// A copy of this key that borrows nothing (allocates only if it borrowed).
-    pub fn into_owned(self) -> Key<'static> {
-        Key(Cow::Owned(self.0.into_owned()))
+    /// The key as a `&'static str`, if it is one (no copy needed to keep it).
+    pub fn as_static(&self) -> Option<&'static str> {
+        match self.0 {
+            Cow::Borrowed(s) => Some(s),
+            Cow::Owned(_) => None,
+        }
+    }
+
+    /// Whether the key is a `&'static str`.
+    pub fn is_static(&self) -> bool {
+        self.as_static().is_some()
     }
 }
 
-impl<'a> From<&'a str> for Key<'a> {
-    fn from(name: &'a str) -> Self {
+impl From<&'static str> for Key {
+    fn from(name: &'static str) -> Self {
         Key(Cow::Borrowed(name))
     }
 }
 
-impl From<String> for Key<'_> {
+impl From<String> for Key {
     fn from(name: String) -> Self {
         Key(Cow::Owned(name))
     }
 }
 
-impl<'a> From<Cow<'a, str>> for Key<'a> {
-    fn from(name: Cow<'a, str>) -> Self {
+impl From<Cow<'static, str>> for Key {
+    fn from(name: Cow<'static, str>) -> Self {
         Key(name)
     }
 }
 
-impl fmt::Debug for Key<'_> {
+impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&*self.0, f)
     }
 }
 
-impl fmt::Display for Key<'_> {
+impl fmt::Display for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
@@ -227,14 +241,14 @@ impl<'a> From<&'a [Value<'a>]> for Value<'a> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct KeyValue<'a> {
     /// The attribute's name.
-    pub key: Key<'a>,
+    pub key: Key,
     /// The attribute's value.
     pub value: Value<'a>,
 }
 
 impl<'a> KeyValue<'a> {
     /// An attribute from any key and value.
-    pub fn new(key: impl Into<Key<'a>>, value: impl Into<Value<'a>>) -> Self {
+    pub fn new(key: impl Into<Key>, value: impl Into<Value<'a>>) -> Self {
         KeyValue {
             key: key.into(),
             value: value.into(),
@@ -252,7 +266,7 @@ impl<'a> KeyValue<'a> {
     /// A copy of this attribute that borrows nothing.
     pub fn into_owned(self) -> KeyValue<'static> {
         KeyValue {
-            key: self.key.into_owned(),
+            key: self.key,
             value: self.value.into_owned(),
         }
     }
@@ -264,7 +278,7 @@ impl<'a> KeyValue<'a> {
 /// use hyperion::{kv, Value};
 /// assert_eq!(kv("ok", true).value, Value::Bool(true));
 /// ```
-pub fn kv<'a>(key: impl Into<Key<'a>>, value: impl Into<Value<'a>>) -> KeyValue<'a> {
+pub fn kv<'a>(key: impl Into<Key>, value: impl Into<Value<'a>>) -> KeyValue<'a> {
     KeyValue::new(key, value)
 }
 

@@ -29,7 +29,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::attr::{Key, KeyValue, Value};
+use crate::attr::{KeyValue, Value, kv};
 use crate::context::Context;
 use crate::metric::{Counter, Histogram, Meter};
 use crate::trace::{Span, SpanOptions};
@@ -416,18 +416,9 @@ impl CallState {
         if builtins & BUILTIN_METRICS != 0 {
             if let Some(chain) = ctx.telemetry().interceptors() {
                 let attrs = [
-                    KeyValue {
-                        key: Key::from_static("component"),
-                        value: Value::from(info.component),
-                    },
-                    KeyValue {
-                        key: Key::from_static("method"),
-                        value: Value::from(info.method),
-                    },
-                    KeyValue {
-                        key: Key::from_static("outcome"),
-                        value: Value::from_static_str(outcome.as_str()),
-                    },
+                    kv("component", info.component),
+                    kv("method", info.method),
+                    kv("outcome", Value::from_static_str(outcome.as_str())),
                 ];
                 chain.calls.add(&ctx, 1, &attrs);
                 chain.duration.record(&ctx, elapsed.as_secs_f64(), &attrs);
@@ -443,34 +434,19 @@ impl CallState {
 }
 
 fn call_attributes<'a>(component: &'a str, method: &'a str) -> [KeyValue<'a>; 2] {
-    [
-        KeyValue {
-            key: Key::from_static("component"),
-            value: Value::from(component),
-        },
-        KeyValue {
-            key: Key::from_static("method"),
-            value: Value::from(method),
-        },
-    ]
+    [kv("component", component), kv("method", method)]
 }
 
 fn log_end(ctx: &Context, call: &CallInfo<'_>, outcome: &Outcome<'_>, elapsed: Duration) {
     let log = ctx.log().target("hyperion.intercept");
     let [component, method] = call_attributes(call.component, call.method);
-    let duration = KeyValue {
-        key: Key::from_static("duration_ms"),
-        value: Value::F64(elapsed.as_secs_f64() * 1e3),
-    };
+    let duration = kv("duration_ms", Value::F64(elapsed.as_secs_f64() * 1e3));
     match outcome {
         Outcome::Ok => log.debug("call succeeded", &[component, method, duration]),
         Outcome::Error { error, .. } => {
             if log.enabled(crate::log::Level::Error) {
                 let text = error.to_string();
-                let error = KeyValue {
-                    key: Key::from_static("error"),
-                    value: Value::from(text.as_str()),
-                };
+                let error = kv("error", text.as_str());
                 log.error("call failed", &[component, method, duration, error]);
             }
         }

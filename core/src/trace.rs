@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::SystemTime;
 
-use crate::attr::{Key, KeyValue, Value};
+use crate::attr::{KeyValue, kv};
 use crate::context::Context;
 use crate::propagation::TraceState;
 
@@ -576,14 +576,8 @@ impl Span {
         }
         let message = message.to_string();
         let attributes = [
-            KeyValue {
-                key: Key::from_static("exception.type"),
-                value: Value::from(type_name),
-            },
-            KeyValue {
-                key: Key::from_static("exception.message"),
-                value: Value::from(message.as_str()),
-            },
+            kv("exception.type", type_name),
+            kv("exception.message", message.as_str()),
         ];
         if let Some(r) = self.recorder.as_mut() {
             r.add_event(Cow::Borrowed("exception"), &attributes, None);
