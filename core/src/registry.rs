@@ -128,6 +128,12 @@ pub trait ModuleInstance: Send + Sync + 'static {
     fn logger(&self) -> Option<Arc<dyn Logger>> {
         None
     }
+    /// Called once the telemetry is built, e.g. to create instruments that report on the
+    /// module itself through the telemetry's meter. Must not keep the telemetry (it owns this
+    /// instance): keep the instruments.
+    fn started(&self, telemetry: &crate::Telemetry) {
+        let _ = telemetry;
+    }
     /// Exports everything buffered so far. Hyperion bounds the wait with a timeout.
     fn flush(&self) -> BoxFuture<'_, Result<(), ModuleError>> {
         Box::pin(async { Ok(()) })

@@ -420,7 +420,7 @@ impl TelemetryBuilder {
             logger.is_some(),
             self.interceptors,
         );
-        Ok(Telemetry {
+        let telemetry = Telemetry {
             inner: Some(Arc::new(Inner {
                 tracer,
                 meter_provider,
@@ -431,7 +431,13 @@ impl TelemetryBuilder {
                 config,
                 shut_down: AtomicBool::new(false),
             })),
-        })
+        };
+        if let Some(inner) = &telemetry.inner {
+            for m in &inner.modules {
+                m.instance.started(&telemetry);
+            }
+        }
+        Ok(telemetry)
     }
 }
 
