@@ -123,6 +123,9 @@ mod allocations {
             ),
         );
         let carrier = HashMap::from([("traceparent".to_owned(), TRACEPARENT.to_owned())]);
+        let mut headers = http::HeaderMap::new();
+        let mut header_carrier = http::HeaderMap::new();
+        header_carrier.insert("traceparent", http::HeaderValue::from_static(TRACEPARENT));
         let mut out = HashMap::new();
         let mut otel_out = HashMap::new();
         let others = [
@@ -155,6 +158,10 @@ mod allocations {
                 per_call(|| remote.inject(&mut out)),
             ),
             (
+                "hyperion inject (HeaderMap, reused)",
+                per_call(|| remote.inject(&mut headers)),
+            ),
+            (
                 "otel_sdk inject (HashMap, reused)",
                 per_call(|| propagator.inject_context(&otel_cx, &mut otel_out)),
             ),
@@ -162,6 +169,15 @@ mod allocations {
                 "hyperion extract_trace_context (HashMap)",
                 per_call(|| {
                     black_box(extract_trace_context(&carrier, &PropagationLimits::DEFAULT));
+                }),
+            ),
+            (
+                "hyperion extract_trace_context (HeaderMap)",
+                per_call(|| {
+                    black_box(extract_trace_context(
+                        &header_carrier,
+                        &PropagationLimits::DEFAULT,
+                    ));
                 }),
             ),
             (
