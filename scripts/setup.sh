@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine for building and testing hyperion. Idempotent; safe to run twice.
 #
-# Today the core needs only the Rust toolchain (cargo, rustc, rustfmt, clippy). The OpenTelemetry
-# adapter's tests will add their real backends here (rotel from PyPI, Prometheus from Debian), so
-# that CI installs everything it needs itself.
+# Installs what the tests need besides Rust: rotel, a real OTLP collector (PyPI), which the
+# OpenTelemetry adapter's export tests start on their own ports. CI runs this on a clean machine,
+# so nothing may be assumed installed by hand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +19,16 @@ if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 
   rustup component add rustfmt clippy
 fi
 
+# rotel: an OTLP collector. The wheel ships the `rotel-agent` binary inside the package folder
+# (not on PATH); tests find it there, or through HYPERION_ROTEL_AGENT.
+need python3 "install CPython 3 with pip"
+ROTEL_VERSION=0.0.1a15
+if ! python3 -c "import rotel, importlib.metadata as m, sys; sys.exit(m.version('rotel') != '$ROTEL_VERSION')" 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check "rotel==$ROTEL_VERSION"
+fi
+rotel_agent="$(python3 -c 'import os, rotel; print(os.path.join(os.path.dirname(rotel.__file__), "rotel-agent"))')"
+[ -x "$rotel_agent" ] || { echo "setup: rotel-agent not found at $rotel_agent" >&2; exit 1; }
+
 # Fetch every crate once, so that the build and test steps that follow work from the lock file.
 cargo fetch --locked
-echo "setup: ok ($(rustc --version))"
+echo "setup: ok ($(rustc --version); rotel $ROTEL_VERSION at $rotel_agent)"

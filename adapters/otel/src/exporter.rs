@@ -1,0 +1,306 @@
+//! From `tracing.*` config to an OpenTelemetry span exporter: endpoint resolution (including the
+//! mapping of Jaeger's legacy ports to OTLP), protocol, headers, timeout, compression and retry.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use hyperion::config::{Compression, ConfigError, Exporter, Protocol, TracingConfig};
+use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig as _, WithTonicConfig as _};
+
+/// Where and how spans go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Target {
+    /// The full URL: for OTLP/HTTP including `/v1/traces`, for Zipkin `/api/v2/spans`.
+    pub(crate) url: String,
+    /// The OTLP protocol (ignored for Zipkin).
+    pub(crate) protocol: Protocol,
+    /// A note for the operator when the configured endpoint was mapped.
+    pub(crate) note: Option<String>,
+}
+
+fn invalid(found: &str, expected: &str) -> ConfigError {
+    ConfigError::Invalid {
+        key: "tracing.endpoint".to_owned(),
+        found: format!("{found:?}"),
+        expected: expected.to_owned(),
+        origin: None,
+    }
+}
+
+/// Parses an endpoint, adding `http://` when it has no scheme.
+fn parse(endpoint: &str) -> Result<http::Uri, ConfigError> {
+    const EXPECTED: &str = "a URL such as http://localhost:4317 or https://collector:4318";
+    let text = if endpoint.contains("://") {
+        endpoint.to_owned()
+    } else {
+        format!("http://{endpoint}")
+    };
+    let uri = http::Uri::from_str(&text).map_err(|_| invalid(endpoint, EXPECTED))?;
+    match uri.scheme_str() {
+        Some("http" | "https") if uri.host().is_some_and(|h| !h.is_empty()) => Ok(uri),
+        _ => Err(invalid(endpoint, EXPECTED)),
+    }
+}
+
+fn with_port(uri: &http::Uri, port: u16, path: &str) -> String {
+    format!(
+        "{}://{}:{port}{path}",
+        uri.scheme_str().unwrap_or("http"),
+        uri.host().unwrap_or("localhost")
+    )
+}
+
+fn base(uri: &http::Uri) -> String {
+    let mut s = format!(
+        "{}://{}",
+        uri.scheme_str().unwrap_or("http"),
+        uri.authority().map(|a| a.as_str()).unwrap_or("localhost")
+    );
+    let path = uri.path();
+    if path != "/" {
+        s.push_str(path.trim_end_matches('/'));
+    }
+    s
+}
+
+/// Resolves the configured exporter and endpoint; `None` for exporters with no endpoint.
+pub(crate) fn resolve(config: &TracingConfig) -> Result<Option<Target>, ConfigError> {
+    match config.exporter {
+        Exporter::None | Exporter::Console => Ok(None),
+        Exporter::Zipkin => {
+            let endpoint = config
+                .endpoint
+                .as_deref()
+                .unwrap_or("http://localhost:9411");
+            let uri = parse(endpoint)?;
+            let url = if uri.path() == "/" || uri.path().is_empty() {
+                format!("{}/api/v2/spans", base(&uri))
+            } else {
+                base(&uri)
+            };
+            Ok(Some(Target {
+                url,
+                protocol: config.protocol,
+                note: None,
+            }))
+        }
+        Exporter::Otlp | Exporter::Jaeger => {
+            let mut protocol = config.protocol;
+            let mut note = None;
+            let url = match config.endpoint.as_deref() {
+                None => match protocol {
+                    Protocol::Grpc => "http://localhost:4317".to_owned(),
+                    _ => "http://localhost:4318/v1/traces".to_owned(),
+                },
+                Some(endpoint) => {
+                    let uri = parse(endpoint)?;
+                    let jaeger_legacy = config.exporter == Exporter::Jaeger
+                        && matches!(uri.port_u16(), Some(14268 | 14250 | 6831 | 6832));
+                    if jaeger_legacy {
+                        // Jaeger's Thrift/HTTP (14268), model gRPC (14250) and agent UDP
+                        // (6831/6832) ports do not take OTLP; its OTLP ports are 4317 and 4318.
+                        let (port, mapped) = if uri.port_u16() == Some(14268) {
+                            protocol = Protocol::HttpProtobuf;
+                            (4318, "/v1/traces")
+                        } else {
+                            protocol = Protocol::Grpc;
+                            (4317, "")
+                        };
+                        let url = with_port(&uri, port, mapped);
+                        note = Some(format!(
+                            "tracing.endpoint {endpoint:?} is a legacy Jaeger port that does not \
+                             accept OTLP; exporting to Jaeger's OTLP endpoint {url} instead \
+                             (set tracing.endpoint to it to silence this note)"
+                        ));
+                        url
+                    } else if protocol == Protocol::Grpc {
+                        base(&uri)
+                    } else if uri.path() == "/" || uri.path().is_empty() {
+                        format!("{}/v1/traces", base(&uri))
+                    } else {
+                        base(&uri)
+                    }
+                }
+            };
+            Ok(Some(Target {
+                url,
+                protocol,
+                note,
+            }))
+        }
+    }
+}
+
+/// The retry policy: exponential backoff on retryable failures (gRPC UNAVAILABLE and friends,
+/// HTTP 429/502/503/504, connection errors), never on other 4xx. The OTLP exporter classifies
+/// errors itself; the whole attempt stays within `tracing.timeout`.
+fn retry_policy() -> opentelemetry_otlp::RetryPolicy {
+    opentelemetry_otlp::RetryPolicy::recommended()
+        .with_max_retries(3)
+        .with_initial_delay(Duration::from_millis(100))
+        .with_max_delay(Duration::from_secs(2))
+}
+
+/// Builds the OTLP exporter. gRPC must be built on the tokio runtime (tonic connects lazily on
+/// it); HTTP builds a blocking client, which must not be built on a runtime thread — the caller
+/// runs it on a blocking thread.
+///
+/// The SDK's synchronous batch processor has no per-export timeout of its own, so
+/// `tracing.batch.export_timeout` bounds each export through the exporter's timeout, together
+/// with `tracing.timeout` (the smaller wins).
+pub(crate) fn otlp(
+    config: &TracingConfig,
+    target: &Target,
+) -> Result<opentelemetry_otlp::SpanExporter, String> {
+    let builder = opentelemetry_otlp::SpanExporter::builder();
+    let result = match target.protocol {
+        Protocol::Grpc => {
+            let mut metadata = tonic::metadata::MetadataMap::new();
+            for (k, v) in &config.headers {
+                let key =
+                    tonic::metadata::MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes())
+                        .map_err(|_| format!("invalid header name {k:?} in tracing.headers"))?;
+                let value = v
+                    .parse()
+                    .map_err(|_| format!("invalid value for header {k:?} in tracing.headers"))?;
+                metadata.insert(key, value);
+            }
+            let mut b = builder
+                .with_tonic()
+                .with_endpoint(target.url.clone())
+                .with_timeout(config.timeout.min(config.batch.export_timeout))
+                .with_metadata(metadata)
+                .with_retry_policy(retry_policy());
+            if config.compression == Compression::Gzip {
+                b = b.with_compression(opentelemetry_otlp::Compression::Gzip);
+            }
+            b.build()
+        }
+        Protocol::HttpProtobuf | Protocol::HttpJson => {
+            let protocol = if target.protocol == Protocol::HttpJson {
+                opentelemetry_otlp::Protocol::HttpJson
+            } else {
+                opentelemetry_otlp::Protocol::HttpBinary
+            };
+            let headers: HashMap<String, String> = config.headers.clone().into_iter().collect();
+            let mut b = builder
+                .with_http()
+                .with_protocol(protocol)
+                .with_endpoint(target.url.clone())
+                .with_timeout(config.timeout.min(config.batch.export_timeout))
+                .with_headers(headers)
+                .with_retry_policy(retry_policy());
+            if config.compression == Compression::Gzip {
+                b = b.with_compression(opentelemetry_otlp::Compression::Gzip);
+            }
+            b.build()
+        }
+    };
+    result.map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tracing(yaml: &str) -> TracingConfig {
+        hyperion::Config::from_yaml_str(yaml).unwrap().tracing
+    }
+
+    #[test]
+    fn otlp_defaults_follow_the_protocol() {
+        let t = resolve(&tracing("")).unwrap().unwrap();
+        assert_eq!(
+            (t.url.as_str(), t.protocol),
+            ("http://localhost:4317", Protocol::Grpc)
+        );
+        let t = resolve(&tracing("tracing:\n  protocol: http/json\n"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.url, "http://localhost:4318/v1/traces");
+    }
+
+    #[test]
+    fn http_endpoints_get_the_signal_path_once() {
+        let t = resolve(&tracing(
+            "tracing:\n  protocol: http/protobuf\n  endpoint: collector:4318\n",
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(t.url, "http://collector:4318/v1/traces");
+        let t = resolve(&tracing(
+            "tracing:\n  protocol: http/protobuf\n  endpoint: https://c:443/custom/v1/traces\n",
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(t.url, "https://c:443/custom/v1/traces");
+    }
+
+    #[test]
+    fn jaegers_legacy_thrift_port_maps_to_otlp_http_with_a_note() {
+        let t = resolve(&tracing(
+            "tracing:\n  exporter: jaeger\n  endpoint: localhost:14268\n",
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(t.url, "http://localhost:4318/v1/traces");
+        assert_eq!(t.protocol, Protocol::HttpProtobuf);
+        let note = t.note.unwrap();
+        assert!(note.contains("14268") && note.contains("4318"), "{note}");
+        let t = resolve(&tracing(
+            "tracing:\n  exporter: jaeger\n  endpoint: jaeger:14250\n",
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (t.url.as_str(), t.protocol),
+            ("http://jaeger:4317", Protocol::Grpc)
+        );
+        // Jaeger's OTLP ports pass through unchanged, without a note.
+        let t = resolve(&tracing(
+            "tracing:\n  exporter: jaeger\n  endpoint: jaeger:4317\n",
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!((t.url.as_str(), t.note), ("http://jaeger:4317", None));
+    }
+
+    #[test]
+    fn zipkin_gets_its_api_path() {
+        let t = resolve(&tracing(
+            "tracing:\n  exporter: zipkin\n  endpoint: zipkin:9411\n",
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(t.url, "http://zipkin:9411/api/v2/spans");
+    }
+
+    #[test]
+    fn a_malformed_endpoint_names_the_key() {
+        for bad in [
+            "http://",
+            "ftp://collector:21",
+            "http://exa mple:4317",
+            "://x",
+        ] {
+            let yaml = format!("tracing:\n  endpoint: \"{bad}\"\n");
+            let err = resolve(&tracing(&yaml)).unwrap_err().to_string();
+            assert!(err.contains("`tracing.endpoint`"), "{err}");
+            assert!(err.contains(bad), "{err}");
+            assert!(err.contains("expected a URL"), "{err}");
+        }
+    }
+
+    #[test]
+    fn console_and_none_have_no_endpoint() {
+        assert_eq!(
+            resolve(&tracing("tracing:\n  exporter: console\n")).unwrap(),
+            None
+        );
+        assert_eq!(
+            resolve(&tracing("tracing:\n  exporter: none\n")).unwrap(),
+            None
+        );
+    }
+}

@@ -1,0 +1,190 @@
+//! The conformance harness for module `otel` (cargo feature `testing`): spans go through the
+//! real SDK pipeline configured from YAML, and also to an in-memory exporter that the harness
+//! reads back and converts into the facade's [`Snapshot`].
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use hyperion::registry::BoxFuture;
+use hyperion::testing::conformance::{Capabilities, Harness};
+use hyperion::testing::{RecordedEvent, RecordedLink, RecordedSpan, Snapshot};
+use hyperion::{Config, KeyValue, SpanContext, SpanKind, Status, Telemetry, TraceState, Value};
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use std::sync::Arc;
+
+use crate::OtelModule;
+
+/// Builds telemetry on module `otel` from a YAML config and reads spans back.
+pub struct OtelHarness {
+    yaml: String,
+    built: Mutex<Vec<(Telemetry, Capture)>>,
+}
+
+impl OtelHarness {
+    /// A harness whose telemetry uses this YAML (the `tracing` section picks the exporter).
+    pub fn new(yaml: impl Into<String>) -> Self {
+        OtelHarness {
+            yaml: yaml.into(),
+            built: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl std::fmt::Debug for OtelHarness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtelHarness")
+            .field("yaml", &self.yaml)
+            .finish()
+    }
+}
+
+impl Harness for OtelHarness {
+    fn name(&self) -> &str {
+        crate::MODULE_NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            spans: true,
+            metrics: false,
+            logs: false,
+        }
+    }
+
+    fn telemetry(&self) -> BoxFuture<'_, Telemetry> {
+        Box::pin(async {
+            let memory = Capture::default();
+            let mut module = OtelModule::new();
+            module.extra_exporter = Some(memory.clone());
+            let config = Config::from_yaml_str(&self.yaml).expect("harness YAML is valid");
+            let telemetry = Telemetry::builder()
+                .module(module)
+                .config(config)
+                .build()
+                .await
+                .expect("module otel builds");
+            self.built
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((telemetry.clone(), memory));
+            telemetry
+        })
+    }
+
+    fn collect<'a>(&'a self, telemetry: &'a Telemetry) -> BoxFuture<'a, Snapshot> {
+        Box::pin(async move {
+            let _ = telemetry.flush(Duration::from_secs(5)).await;
+            let built = self.built.lock().unwrap_or_else(|p| p.into_inner());
+            let Some((_, memory)) = built.iter().find(|(t, _)| t.same_as(telemetry)) else {
+                return Snapshot::default();
+            };
+            let spans = memory.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            Snapshot {
+                spans: spans.iter().map(recorded).collect(),
+                ..Snapshot::default()
+            }
+        })
+    }
+}
+
+/// Keeps every exported span, also across shutdown (the SDK's in-memory exporter forgets them
+/// on shutdown, and the conformance suite reads after it).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Capture(Arc<Mutex<Vec<SpanData>>>);
+
+impl SpanExporter for Capture {
+    async fn export(&self, batch: Vec<SpanData>) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(batch);
+        Ok(())
+    }
+}
+
+fn value(v: &opentelemetry::Value) -> Value<'static> {
+    use opentelemetry::{Array, Value as V};
+    match v {
+        V::Bool(b) => Value::Bool(*b),
+        V::I64(i) => Value::I64(*i),
+        V::F64(f) => Value::F64(*f),
+        V::String(s) => Value::from(s.as_str().to_owned()),
+        V::Array(Array::Bool(a)) => {
+            Value::from(a.iter().map(|b| Value::Bool(*b)).collect::<Vec<_>>())
+        }
+        V::Array(Array::I64(a)) => {
+            Value::from(a.iter().map(|i| Value::I64(*i)).collect::<Vec<_>>())
+        }
+        V::Array(Array::F64(a)) => {
+            Value::from(a.iter().map(|f| Value::F64(*f)).collect::<Vec<_>>())
+        }
+        V::Array(Array::String(a)) => Value::from(
+            a.iter()
+                .map(|s| Value::from(s.as_str().to_owned()))
+                .collect::<Vec<_>>(),
+        ),
+        other => Value::from(other.to_string()),
+    }
+}
+
+fn attributes(kvs: &[opentelemetry::KeyValue]) -> Vec<KeyValue<'static>> {
+    kvs.iter()
+        .map(|kv| KeyValue::new(kv.key.as_str().to_owned(), value(&kv.value)))
+        .collect()
+}
+
+fn span_context(sc: &opentelemetry::trace::SpanContext) -> SpanContext {
+    SpanContext::new(
+        hyperion::TraceId::from_bytes(sc.trace_id().to_bytes()),
+        hyperion::SpanId::from_bytes(sc.span_id().to_bytes()),
+        hyperion::TraceFlags::new(sc.trace_flags().to_u8()),
+        sc.is_remote(),
+        TraceState::from_header(&sc.trace_state().header(), 32).unwrap_or_default(),
+    )
+}
+
+fn recorded(s: &SpanData) -> RecordedSpan {
+    use opentelemetry::trace::SpanKind as K;
+    let parent = s.parent_span_id;
+    RecordedSpan {
+        name: s.name.to_string(),
+        context: span_context(&s.span_context),
+        parent_span_id: (parent != opentelemetry::trace::SpanId::INVALID)
+            .then(|| hyperion::SpanId::from_bytes(parent.to_bytes())),
+        parent_is_remote: s.parent_span_is_remote,
+        kind: match s.span_kind {
+            K::Internal => SpanKind::Internal,
+            K::Server => SpanKind::Server,
+            K::Client => SpanKind::Client,
+            K::Producer => SpanKind::Producer,
+            K::Consumer => SpanKind::Consumer,
+        },
+        attributes: attributes(&s.attributes),
+        events: s
+            .events
+            .iter()
+            .map(|e| RecordedEvent {
+                name: e.name.to_string(),
+                attributes: attributes(&e.attributes),
+                time: e.timestamp,
+            })
+            .collect(),
+        links: s
+            .links
+            .iter()
+            .map(|l| RecordedLink {
+                context: span_context(&l.span_context),
+                attributes: attributes(&l.attributes),
+            })
+            .collect(),
+        status: match &s.status {
+            opentelemetry::trace::Status::Unset => Status::Unset,
+            opentelemetry::trace::Status::Ok => Status::Ok,
+            opentelemetry::trace::Status::Error { description } => {
+                Status::error(description.to_string())
+            }
+        },
+        start_time: s.start_time,
+        end_time: s.end_time,
+    }
+}

@@ -1,0 +1,122 @@
+//! The facade's [`hyperion::Tracer`] over an OpenTelemetry SDK tracer.
+
+use std::borrow::Cow;
+use std::time::SystemTime;
+
+use hyperion::trace::SpanRecorder;
+use hyperion::{Context, KeyValue, Span, SpanContext, SpanOptions, Status};
+use opentelemetry::trace::{Span as _, TraceContextExt as _, Tracer as _};
+use opentelemetry_sdk::trace::SdkTracer;
+
+use crate::convert;
+
+/// Starts OpenTelemetry SDK spans for the facade.
+#[derive(Debug)]
+pub(crate) struct OtelTracer {
+    tracer: SdkTracer,
+}
+
+impl OtelTracer {
+    pub(crate) fn new(tracer: SdkTracer) -> Self {
+        OtelTracer { tracer }
+    }
+}
+
+impl hyperion::Tracer for OtelTracer {
+    fn start_span(
+        &self,
+        parent: &Context,
+        name: Cow<'static, str>,
+        options: &SpanOptions<'_>,
+    ) -> Span {
+        let parent_sc = parent.span_context();
+        let has_parent = parent_sc.is_valid() && !options.new_root;
+        let parent_cx = if has_parent {
+            opentelemetry::Context::new()
+                .with_remote_span_context(convert::to_otel_span_context(parent_sc))
+        } else {
+            opentelemetry::Context::new()
+        };
+        let mut builder = self
+            .tracer
+            .span_builder(name)
+            .with_kind(convert::span_kind(options.kind));
+        if !options.attributes.is_empty() {
+            builder = builder.with_attributes(convert::key_values(options.attributes));
+        }
+        if !options.links.is_empty() {
+            builder = builder.with_links(
+                options
+                    .links
+                    .iter()
+                    .map(|l| {
+                        opentelemetry::trace::Link::new(
+                            convert::to_otel_span_context(&l.context),
+                            convert::key_values(l.attributes),
+                            0,
+                        )
+                    })
+                    .collect(),
+            );
+        }
+        if let Some(start) = options.start_time {
+            builder = builder.with_start_time(start);
+        }
+        let span = self.tracer.build_with_context(builder, &parent_cx);
+        let state = if has_parent {
+            parent_sc.trace_state()
+        } else {
+            &hyperion::TraceState::EMPTY
+        };
+        let context = convert::from_otel_span_context(span.span_context(), state);
+        if !span.is_recording() {
+            return Span::non_recording(context);
+        }
+        Span::new(context, Box::new(OtelSpan(span)))
+    }
+}
+
+/// A recording SDK span behind the facade's [`Span`].
+#[derive(Debug)]
+struct OtelSpan(opentelemetry_sdk::trace::Span);
+
+impl SpanRecorder for OtelSpan {
+    fn set_attribute(&mut self, attribute: &KeyValue<'_>) {
+        self.0.set_attribute(convert::key_value(attribute));
+    }
+
+    fn add_event(
+        &mut self,
+        name: Cow<'static, str>,
+        attributes: &[KeyValue<'_>],
+        timestamp: Option<SystemTime>,
+    ) {
+        let attributes = convert::key_values(attributes);
+        match timestamp {
+            Some(at) => self.0.add_event_with_timestamp(name, at, attributes),
+            None => self.0.add_event(name, attributes),
+        }
+    }
+
+    fn set_status(&mut self, status: Status) {
+        self.0.set_status(convert::status(status));
+    }
+
+    fn add_link(&mut self, context: SpanContext, attributes: &[KeyValue<'_>]) {
+        self.0.add_link(
+            convert::to_otel_span_context(&context),
+            convert::key_values(attributes),
+        );
+    }
+
+    fn update_name(&mut self, name: Cow<'static, str>) {
+        self.0.update_name(name);
+    }
+
+    fn end(&mut self, timestamp: Option<SystemTime>) {
+        match timestamp {
+            Some(at) => self.0.end_with_timestamp(at),
+            None => self.0.end(),
+        }
+    }
+}
