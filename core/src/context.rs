@@ -1,10 +1,13 @@
 //! The explicit [`Context`]: the telemetry bundle, the current span context and the baggage.
 //!
-//! Every hot-path call takes `&Context`. A context is a plain value: cloning it copies a few words
-//! (and bumps reference counts when telemetry is configured). Nothing is kept in thread-local
-//! state, so a context moved into an `async` block or a `tokio::spawn`ed task keeps its parent.
+//! Every hot-path call takes `&Context`. A context is one pointer: the no-op context is `None`,
+//! so cloning, dropping and asking it anything is a branch; any other context is a shared,
+//! immutable `Arc` (cloning bumps a count; a child context is a new allocation). Nothing is kept
+//! in thread-local state, so a context moved into an `async` block or a `tokio::spawn`ed task
+//! keeps its parent.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use crate::log::Log;
 use crate::propagation::{self, Baggage, Extractor, Injector};
@@ -20,75 +23,91 @@ use crate::trace::{Span, SpanContext, SpanOptions};
 /// ctx.log().info("working", &[kv("items", 3)]);
 /// span.end();
 /// ```
-#[derive(Clone, Debug, Default)]
-pub struct Context {
+#[derive(Clone, Default)]
+pub struct Context(Option<Arc<Inner>>);
+
+#[derive(Debug)]
+struct Inner {
     telemetry: Telemetry,
     span: SpanContext,
     baggage: Baggage,
 }
 
+static NOOP_TELEMETRY: Telemetry = Telemetry::noop();
+static NO_SPAN: SpanContext = SpanContext::INVALID;
+static NO_BAGGAGE: Baggage = Baggage::EMPTY;
+
 impl Context {
     /// A context that records nothing. Every call through it is a branch.
     pub const fn noop() -> Self {
-        Context {
-            telemetry: Telemetry::noop(),
-            span: SpanContext::INVALID,
-            baggage: Baggage::EMPTY,
-        }
+        Context(None)
     }
 
     /// The root context of a telemetry bundle: no span, no baggage.
     pub fn new(telemetry: Telemetry) -> Self {
-        Context {
-            telemetry,
-            span: SpanContext::INVALID,
-            baggage: Baggage::EMPTY,
+        Self::from_parts(telemetry, SpanContext::INVALID, Baggage::EMPTY)
+    }
+
+    /// A context from its parts; the all-empty one is the no-op context (no allocation).
+    fn from_parts(telemetry: Telemetry, span: SpanContext, baggage: Baggage) -> Self {
+        if telemetry.is_noop() && !span.is_valid() && baggage.is_empty() {
+            return Context(None);
         }
+        Context(Some(Arc::new(Inner {
+            telemetry,
+            span,
+            baggage,
+        })))
     }
 
     /// The telemetry bundle this context records into.
     #[inline]
     pub fn telemetry(&self) -> &Telemetry {
-        &self.telemetry
+        match &self.0 {
+            Some(inner) => &inner.telemetry,
+            None => &NOOP_TELEMETRY,
+        }
     }
 
     /// The current span's context (invalid when there is none).
     #[inline]
     pub fn span_context(&self) -> &SpanContext {
-        &self.span
+        match &self.0 {
+            Some(inner) => &inner.span,
+            None => &NO_SPAN,
+        }
     }
 
     /// The baggage.
     #[inline]
     pub fn baggage(&self) -> &Baggage {
-        &self.baggage
+        match &self.0 {
+            Some(inner) => &inner.baggage,
+            None => &NO_BAGGAGE,
+        }
     }
 
     /// This context with another current span context, e.g. a remote parent.
     pub fn with_span_context(&self, span: SpanContext) -> Context {
-        Context {
-            telemetry: self.telemetry.clone(),
-            span,
-            baggage: self.baggage.clone(),
-        }
+        Self::from_parts(self.telemetry().clone(), span, self.baggage().clone())
     }
 
     /// This context with other baggage.
     pub fn with_baggage(&self, baggage: Baggage) -> Context {
-        Context {
-            telemetry: self.telemetry.clone(),
-            span: self.span.clone(),
+        Self::from_parts(
+            self.telemetry().clone(),
+            self.span_context().clone(),
             baggage,
-        }
+        )
     }
 
     /// This context recording into another telemetry bundle (keeps span and baggage).
     pub fn with_telemetry(&self, telemetry: Telemetry) -> Context {
-        Context {
+        Self::from_parts(
             telemetry,
-            span: self.span.clone(),
-            baggage: self.baggage.clone(),
-        }
+            self.span_context().clone(),
+            self.baggage().clone(),
+        )
     }
 
     /// Starts a child span of this context's span and returns the child context with the span.
@@ -101,7 +120,7 @@ impl Context {
         name: impl Into<Cow<'static, str>>,
         options: SpanOptions<'_>,
     ) -> (Context, Span) {
-        match self.telemetry.tracer() {
+        match self.telemetry().tracer() {
             None => (self.clone(), Span::noop()),
             Some(tracer) => self.start_span_slow(tracer, name.into(), &options),
         }
@@ -142,19 +161,35 @@ impl Context {
     /// assert_eq!(headers["traceparent"], "00-01010101010101010101010101010101-0202020202020202-01");
     /// ```
     pub fn inject(&self, carrier: &mut dyn Injector) {
-        propagation::inject_trace_context(&self.span, carrier);
-        propagation::inject_baggage(&self.baggage, carrier);
+        if let Some(inner) = &self.0 {
+            propagation::inject_trace_context(&inner.span, carrier);
+            propagation::inject_baggage(&inner.baggage, carrier);
+        }
     }
 
     /// A context of the same telemetry whose span context and baggage come from a carrier.
     /// Malformed headers are ignored, as the W3C specifications say.
     pub fn extract(&self, carrier: &dyn Extractor) -> Context {
-        let limits = self.telemetry.propagation_limits();
-        Context {
-            telemetry: self.telemetry.clone(),
-            span: propagation::extract_trace_context(carrier, limits)
-                .unwrap_or(SpanContext::INVALID),
-            baggage: propagation::extract_baggage(carrier, limits),
+        let telemetry = self.telemetry();
+        let limits = telemetry.propagation_limits();
+        Self::from_parts(
+            telemetry.clone(),
+            propagation::extract_trace_context(carrier, limits).unwrap_or(SpanContext::INVALID),
+            propagation::extract_baggage(carrier, limits),
+        )
+    }
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            None => f.write_str("Context(noop)"),
+            Some(inner) => f
+                .debug_struct("Context")
+                .field("telemetry", &inner.telemetry)
+                .field("span", &inner.span)
+                .field("baggage", &inner.baggage)
+                .finish(),
         }
     }
 }

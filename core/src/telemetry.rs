@@ -110,6 +110,13 @@ impl Telemetry {
         TelemetryBuilder::default()
     }
 
+    /// Whether this is the no-op telemetry (built telemetry is never no-op, even if every
+    /// signal it serves is).
+    #[inline]
+    pub fn is_noop(&self) -> bool {
+        self.inner.is_none()
+    }
+
     /// Whether two handles refer to the same built telemetry (both no-op counts as the same).
     pub fn same_as(&self, other: &Telemetry) -> bool {
         match (&self.inner, &other.inner) {

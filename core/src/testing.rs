@@ -483,10 +483,10 @@ impl Tracer for MemoryTracer {
         };
         Span::new(
             context,
-            Box::new(MemorySpan {
+            MemorySpan {
                 span: recorded,
                 store: self.store.clone(),
-            }),
+            },
         )
     }
 }

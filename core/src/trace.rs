@@ -468,66 +468,95 @@ pub trait SpanRecorder: Send + Sync + 'static {
 /// assert!(!span.is_recording());
 /// assert!(!child.span_context().is_valid());
 /// ```
-pub struct Span {
+pub struct Span(Option<Box<SpanState<dyn SpanRecorder>>>);
+
+/// What a span from a tracer holds: its context, its status so far, and the adapter's recorder.
+/// One allocation per span; the disabled span holds none.
+struct SpanState<R: ?Sized> {
     context: SpanContext,
-    recorder: Option<Box<dyn SpanRecorder>>,
     status: Status,
+    recording: bool,
+    recorder: R,
 }
+
+/// The recorder of a span that records nothing but still has a context.
+struct NonRecording;
+
+impl SpanRecorder for NonRecording {
+    fn set_attribute(&mut self, _: &KeyValue<'_>) {}
+    fn add_event(&mut self, _: Cow<'static, str>, _: &[KeyValue<'_>], _: Option<SystemTime>) {}
+    fn set_status(&mut self, _: Status) {}
+    fn add_link(&mut self, _: SpanContext, _: &[KeyValue<'_>]) {}
+    fn update_name(&mut self, _: Cow<'static, str>) {}
+    fn end(&mut self, _: Option<SystemTime>) {}
+}
+
+static INVALID: SpanContext = SpanContext::INVALID;
 
 impl Span {
     /// A span that records nothing and has no context: what a disabled tracer returns.
     pub const fn noop() -> Self {
-        Span {
-            context: SpanContext::INVALID,
-            recorder: None,
-            status: Status::Unset,
-        }
+        Span(None)
     }
 
     /// A span that records nothing but carries a context (an unsampled span, which still
     /// propagates its trace).
-    pub const fn non_recording(context: SpanContext) -> Self {
-        Span {
+    pub fn non_recording(context: SpanContext) -> Self {
+        Span(Some(Box::new(SpanState {
             context,
-            recorder: None,
             status: Status::Unset,
-        }
+            recording: false,
+            recorder: NonRecording,
+        })))
     }
 
-    /// A recording span: for adapters.
-    pub fn new(context: SpanContext, recorder: Box<dyn SpanRecorder>) -> Self {
-        Span {
+    /// A recording span: for adapters. The recorder lives in the span's one allocation.
+    pub fn new<R: SpanRecorder>(context: SpanContext, recorder: R) -> Self {
+        Span(Some(Box::new(SpanState {
             context,
-            recorder: Some(recorder),
             status: Status::Unset,
+            recording: true,
+            recorder,
+        })))
+    }
+
+    #[inline]
+    fn recording(&mut self) -> Option<&mut SpanState<dyn SpanRecorder>> {
+        match &mut self.0 {
+            Some(state) if state.recording => Some(state),
+            _ => None,
         }
     }
 
     /// The span's context (invalid for a no-op span).
+    #[inline]
     pub fn span_context(&self) -> &SpanContext {
-        &self.context
+        match &self.0 {
+            Some(state) => &state.context,
+            None => &INVALID,
+        }
     }
 
     /// Whether calls on this span are recorded (false once ended).
     #[inline]
     pub fn is_recording(&self) -> bool {
-        self.recorder.is_some()
+        self.0.as_ref().is_some_and(|s| s.recording)
     }
 
     /// Sets one attribute.
     #[inline]
     pub fn set_attribute(&mut self, attribute: KeyValue<'_>) {
-        if let Some(r) = self.recorder.as_mut() {
-            r.set_attribute(&attribute);
+        if let Some(s) = self.recording() {
+            s.recorder.set_attribute(&attribute);
         }
     }
 
     /// Sets several attributes.
     #[inline]
     pub fn set_attributes(&mut self, attributes: &[KeyValue<'_>]) {
-        if let Some(r) = self.recorder.as_mut() {
+        if let Some(s) = self.recording() {
             for a in attributes {
-                r.set_attribute(a);
+                s.recorder.set_attribute(a);
             }
         }
     }
@@ -535,8 +564,8 @@ impl Span {
     /// Adds an event with attributes.
     #[inline]
     pub fn add_event(&mut self, name: impl Into<Cow<'static, str>>, attributes: &[KeyValue<'_>]) {
-        if let Some(r) = self.recorder.as_mut() {
-            r.add_event(name.into(), attributes, None);
+        if let Some(s) = self.recording() {
+            s.recorder.add_event(name.into(), attributes, None);
         }
     }
 
@@ -547,8 +576,8 @@ impl Span {
         attributes: &[KeyValue<'_>],
         at: SystemTime,
     ) {
-        if let Some(r) = self.recorder.as_mut() {
-            r.add_event(name.into(), attributes, Some(at));
+        if let Some(s) = self.recording() {
+            s.recorder.add_event(name.into(), attributes, Some(at));
         }
     }
 
@@ -563,7 +592,7 @@ impl Span {
     /// ```
     #[inline]
     pub fn record_error<E: std::error::Error + ?Sized>(&mut self, error: &E) {
-        if self.recorder.is_some() {
+        if self.is_recording() {
             self.record_exception(std::any::type_name::<E>(), &format_args!("{error}"));
         }
     }
@@ -571,63 +600,69 @@ impl Span {
     /// Records a failure described by any `Display` (for error types that do not implement
     /// `std::error::Error`, such as `anyhow::Error`), naming its type.
     pub fn record_exception(&mut self, type_name: &str, message: &dyn fmt::Display) {
-        if self.recorder.is_none() {
+        let Some(s) = self.recording() else {
             return;
-        }
+        };
         let message = message.to_string();
         let attributes = [
             kv("exception.type", type_name),
             kv("exception.message", message.as_str()),
         ];
-        if let Some(r) = self.recorder.as_mut() {
-            r.add_event(Cow::Borrowed("exception"), &attributes, None);
-        }
+        s.recorder
+            .add_event(Cow::Borrowed("exception"), &attributes, None);
         self.set_status(Status::error(message));
     }
 
     /// Sets the status. `Ok` is final; `Unset` never overrides a status already set.
     #[inline]
     pub fn set_status(&mut self, status: Status) {
-        if self.recorder.is_none() || self.status == Status::Ok || matches!(status, Status::Unset) {
+        let Some(s) = self.recording() else {
+            return;
+        };
+        if s.status == Status::Ok || matches!(status, Status::Unset) {
             return;
         }
-        self.status = status.clone();
-        if let Some(r) = self.recorder.as_mut() {
-            r.set_status(status);
-        }
+        s.status = status.clone();
+        s.recorder.set_status(status);
     }
 
     /// The status set so far.
     pub fn status(&self) -> &Status {
-        &self.status
+        static UNSET: Status = Status::Unset;
+        match &self.0 {
+            Some(s) => &s.status,
+            None => &UNSET,
+        }
     }
 
     /// Adds a link to another span.
     pub fn add_link(&mut self, context: SpanContext, attributes: &[KeyValue<'_>]) {
-        if let Some(r) = self.recorder.as_mut() {
-            r.add_link(context, attributes);
+        if let Some(s) = self.recording() {
+            s.recorder.add_link(context, attributes);
         }
     }
 
     /// Renames the span.
     pub fn update_name(&mut self, name: impl Into<Cow<'static, str>>) {
-        if let Some(r) = self.recorder.as_mut() {
-            r.update_name(name.into());
+        if let Some(s) = self.recording() {
+            s.recorder.update_name(name.into());
         }
     }
 
     /// Ends the span now. Later calls do nothing.
     #[inline]
     pub fn end(&mut self) {
-        if let Some(mut r) = self.recorder.take() {
-            r.end(None);
+        if let Some(s) = self.recording() {
+            s.recording = false;
+            s.recorder.end(None);
         }
     }
 
     /// Ends the span at an explicit time. Later calls do nothing.
     pub fn end_at(&mut self, at: SystemTime) {
-        if let Some(mut r) = self.recorder.take() {
-            r.end(Some(at));
+        if let Some(s) = self.recording() {
+            s.recording = false;
+            s.recorder.end(Some(at));
         }
     }
 }
@@ -642,9 +677,9 @@ impl Drop for Span {
 impl fmt::Debug for Span {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Span")
-            .field("context", &self.context)
+            .field("context", self.span_context())
             .field("recording", &self.is_recording())
-            .field("status", &self.status)
+            .field("status", self.status())
             .finish()
     }
 }

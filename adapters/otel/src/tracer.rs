@@ -72,7 +72,7 @@ impl hyperion::Tracer for OtelTracer {
         if !span.is_recording() {
             return Span::non_recording(context);
         }
-        Span::new(context, Box::new(OtelSpan(span)))
+        Span::new(context, OtelSpan(span))
     }
 }
 
