@@ -273,7 +273,7 @@ impl InterceptorChain {
 /// ```
 #[must_use = "finish the call with .finish(&result); dropping it records `cancelled`"]
 pub struct CallGuard {
-    state: Option<Box<CallState>>,
+    state: Option<CallState>,
 }
 
 struct CallState {
@@ -339,7 +339,7 @@ impl CallState {
         component: Cow<'static, str>,
         method: Cow<'static, str>,
         options: &InterceptOptions<'_>,
-    ) -> Box<CallState> {
+    ) -> CallState {
         let mut builtins = 0;
         for (bit, name) in [
             (BUILTIN_TRACING, TRACING),
@@ -379,7 +379,7 @@ impl CallState {
         for i in &custom {
             i.on_start(&mut call_ctx, &info);
         }
-        Box::new(CallState {
+        CallState {
             ctx: call_ctx,
             span,
             builtins,
@@ -387,11 +387,11 @@ impl CallState {
             component,
             method,
             started,
-        })
+        }
     }
 
     #[inline(never)]
-    fn end(self: Box<Self>, outcome: &Outcome<'_>) {
+    fn end(self, outcome: &Outcome<'_>) {
         let CallState {
             ctx,
             mut span,
@@ -400,7 +400,7 @@ impl CallState {
             component,
             method,
             started,
-        } = *self;
+        } = self;
         let elapsed = started.elapsed();
         let info = CallInfo {
             component: &component,
