@@ -260,15 +260,33 @@ pub trait Extractor {
 /// Header names are looked up as given (the propagators ask in lower case); a value that is not
 /// visible ASCII is ignored. Every value of a repeated header is seen by
 /// [`get_all`](Extractor::get_all).
+/// The propagators' own header names, prebuilt: looking one up skips parsing the name.
+fn known_header(key: &str) -> Option<http::HeaderName> {
+    match key {
+        TRACEPARENT_HEADER => Some(http::HeaderName::from_static(TRACEPARENT_HEADER)),
+        TRACESTATE_HEADER => Some(http::HeaderName::from_static(TRACESTATE_HEADER)),
+        BAGGAGE_HEADER => Some(http::HeaderName::from_static(BAGGAGE_HEADER)),
+        _ => None,
+    }
+}
+
 impl Extractor for http::HeaderMap {
     #[inline]
     fn get(&self, key: &str) -> Option<&str> {
-        http::HeaderMap::get(self, key)?.to_str().ok()
+        let value = match known_header(key) {
+            Some(name) => http::HeaderMap::get(self, name),
+            None => http::HeaderMap::get(self, key),
+        };
+        value?.to_str().ok()
     }
 
     #[inline]
     fn get_all(&self, key: &str, f: &mut dyn FnMut(&str)) {
-        for value in http::HeaderMap::get_all(self, key) {
+        let values = match known_header(key) {
+            Some(name) => http::HeaderMap::get_all(self, name),
+            None => http::HeaderMap::get_all(self, key),
+        };
+        for value in values {
             if let Ok(value) = value.to_str() {
                 f(value);
             }
@@ -284,11 +302,9 @@ impl Injector for http::HeaderMap {
             return;
         };
         // The propagators' own names need no parsing and no allocation.
-        let name = match key {
-            TRACEPARENT_HEADER => http::HeaderName::from_static(TRACEPARENT_HEADER),
-            TRACESTATE_HEADER => http::HeaderName::from_static(TRACESTATE_HEADER),
-            BAGGAGE_HEADER => http::HeaderName::from_static(BAGGAGE_HEADER),
-            _ => match http::HeaderName::from_bytes(key.as_bytes()) {
+        let name = match known_header(key) {
+            Some(name) => name,
+            None => match http::HeaderName::from_bytes(key.as_bytes()) {
                 Ok(name) => name,
                 Err(_) => return,
             },
