@@ -58,6 +58,15 @@ pub struct CallInfo<'a> {
 }
 
 /// How a call ended.
+///
+/// ```
+/// use hyperion::Outcome;
+/// assert_eq!(Outcome::Ok.as_str(), "ok");
+/// assert_eq!(Outcome::Cancelled.as_str(), "cancelled");
+/// let failed = Outcome::Error { type_name: "MyError", error: &"disk full" };
+/// assert_eq!(failed.as_str(), "error");
+/// assert_eq!(format!("{failed:?}"), r#"Error { type_name: "MyError", error: disk full }"#);
+/// ```
 #[derive(Clone, Copy)]
 pub enum Outcome<'a> {
     /// It returned successfully.
@@ -99,6 +108,20 @@ impl fmt::Debug for Outcome<'_> {
 
 /// What an intercepted call returns, seen as an [`Outcome`]. Implemented for `Result<T, E>` with
 /// any displayable `E` (so `std::io::Error`, `anyhow::Error` and `String` errors all work).
+///
+/// ```
+/// use hyperion::{CallResult, Outcome};
+/// let ok: Result<u8, String> = Ok(1);
+/// assert_eq!(ok.outcome().as_str(), "ok");
+/// let failed = "x".parse::<u8>();
+/// match failed.outcome() {
+///     Outcome::Error { type_name, error } => {
+///         assert!(type_name.ends_with("ParseIntError"));
+///         assert_eq!(error.to_string(), "invalid digit found in string");
+///     }
+///     other => panic!("expected an error, got {other:?}"),
+/// }
+/// ```
 pub trait CallResult {
     /// The outcome of this result.
     fn outcome(&self) -> Outcome<'_>;
@@ -184,7 +207,31 @@ impl<'a> InterceptOptions<'a> {
         self
     }
 
-    /// Also runs these interceptors for this call, after the registered ones.
+    /// Also runs these interceptors for this call, after the registered ones (even on a context
+    /// whose telemetry has none).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use hyperion::intercept::{CallInfo, InterceptOptions, Interceptor};
+    /// use hyperion::Context;
+    ///
+    /// #[derive(Default)]
+    /// struct CountStarts(AtomicUsize);
+    /// impl Interceptor for CountStarts {
+    ///     fn name(&self) -> &str { "count-starts" }
+    ///     fn on_start(&self, _: &mut Context, _: &CallInfo<'_>) {
+    ///         self.0.fetch_add(1, Ordering::Relaxed);
+    ///     }
+    /// }
+    ///
+    /// let starts = Arc::new(CountStarts::default());
+    /// let extra: [Arc<dyn Interceptor>; 1] = [starts.clone()];
+    /// let options = InterceptOptions::new().additional(&extra);
+    /// let (_ctx, call) = Context::noop().start_call_with("Repo", "Save", &options);
+    /// call.finish(&Ok::<(), std::io::Error>(()));
+    /// assert_eq!(starts.0.load(Ordering::Relaxed), 1);
+    /// ```
     pub const fn additional(mut self, interceptors: &'a [Arc<dyn Interceptor>]) -> Self {
         self.additional = interceptors;
         self

@@ -109,7 +109,13 @@ pub struct Record<'a> {
     pub level: Level,
     /// Where the record comes from (a module path or a component name).
     pub target: &'a str,
-    /// The message, not yet formatted; [`fmt::Arguments::as_str`] gives plain strings for free.
+    /// The message, not yet formatted (so only an enabled record pays for formatting).
+    ///
+    /// [`fmt::Arguments::as_str`] is `Some` only for a literal message with no arguments passed
+    /// through the `*_args` methods (`log.info_args(format_args!("started"), &[])`); a `&str`
+    /// given to [`Log::info`] and the like arrives as `format_args!("{message}")`, for which it
+    /// is `None`. An adapter that wants a `&str` should try `as_str()` and otherwise format the
+    /// message (`message.to_string()`, or `write!` into a reused buffer).
     pub message: fmt::Arguments<'a>,
     /// Structured fields.
     pub attributes: &'a [KeyValue<'a>],

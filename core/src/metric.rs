@@ -246,6 +246,23 @@ macro_rules! instrument {
 
 instrument!(
     /// A monotonic counter of `u64` increments, such as requests served.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use hyperion::{kv, Telemetry};
+    /// use hyperion::testing::{MemoryModule, PointValue};
+    ///
+    /// let memory = MemoryModule::new();
+    /// let store = memory.store();
+    /// let telemetry = Telemetry::builder().module(memory).build().await?;
+    /// let requests = telemetry.meter("my-crate").counter("requests").unit("{request}").build();
+    /// requests.add(&telemetry.context(), 1, &[kv("method", "GET")]);
+    /// telemetry.flush(Duration::from_secs(1)).await?;
+    /// assert_eq!(store.snapshot().points("requests")[0].value, PointValue::U64(1));
+    /// # Ok(()) }
+    /// ```
     Counter,
     CounterRecorder,
     counter,
@@ -254,6 +271,26 @@ instrument!(
 );
 instrument!(
     /// A sum that goes up and down (`i64`), such as requests in flight.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::time::Duration;
+    /// # use hyperion::testing::{MemoryModule, PointValue};
+    /// # let memory = MemoryModule::new();
+    /// # let store = memory.store();
+    /// # let telemetry = hyperion::Telemetry::builder().module(memory).build().await?;
+    /// # let meter = telemetry.meter("my-crate");
+    /// # let ctx = telemetry.context();
+    /// let in_flight = meter.up_down_counter("requests.in_flight").build();
+    /// in_flight.add(&ctx, 1, &[]);
+    /// in_flight.add(&ctx, -1, &[]);
+    /// # telemetry.flush(Duration::from_secs(1)).await?;
+    /// let snapshot = store.snapshot();
+    /// let changes: Vec<_> = snapshot.points("requests.in_flight").iter().map(|p| p.value).collect();
+    /// assert_eq!(changes, [PointValue::I64(1), PointValue::I64(-1)]);
+    /// # Ok(()) }
+    /// ```
     UpDownCounter,
     UpDownCounterRecorder,
     up_down_counter,
@@ -262,6 +299,23 @@ instrument!(
 );
 instrument!(
     /// A distribution of `f64` values, such as request durations in seconds.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::time::Duration;
+    /// # use hyperion::testing::{MemoryModule, PointValue};
+    /// # let memory = MemoryModule::new();
+    /// # let store = memory.store();
+    /// # let telemetry = hyperion::Telemetry::builder().module(memory).build().await?;
+    /// # let meter = telemetry.meter("my-crate");
+    /// # let ctx = telemetry.context();
+    /// let latency = meter.histogram("request.duration").unit("s").boundaries([0.1, 0.5, 1.0]).build();
+    /// latency.record(&ctx, 0.25, &[]);
+    /// # telemetry.flush(Duration::from_secs(1)).await?;
+    /// assert_eq!(store.snapshot().points("request.duration")[0].value, PointValue::F64(0.25));
+    /// # Ok(()) }
+    /// ```
     Histogram,
     HistogramRecorder,
     histogram,
@@ -270,6 +324,23 @@ instrument!(
 );
 instrument!(
     /// The last `f64` value, such as a queue length or a temperature.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::time::Duration;
+    /// # use hyperion::testing::{MemoryModule, PointValue};
+    /// # let memory = MemoryModule::new();
+    /// # let store = memory.store();
+    /// # let telemetry = hyperion::Telemetry::builder().module(memory).build().await?;
+    /// # let meter = telemetry.meter("my-crate");
+    /// # let ctx = telemetry.context();
+    /// let queue = meter.gauge("queue.length").build();
+    /// queue.record(&ctx, 12.0, &[]);
+    /// # telemetry.flush(Duration::from_secs(1)).await?;
+    /// assert_eq!(store.snapshot().points("queue.length")[0].value, PointValue::F64(12.0));
+    /// # Ok(()) }
+    /// ```
     Gauge,
     GaugeRecorder,
     gauge,

@@ -67,7 +67,7 @@ pub const BAGGAGE_HEADER: &str = "baggage";
 /// The trace flags W3C Trace Context defines (`sampled`, `random-trace-id`); the rest are reserved.
 const KNOWN_FLAGS: u8 = 0x03;
 /// The most members a `tracestate` may have.
-const MAX_TRACESTATE_MEMBERS: usize = 32;
+pub(crate) const MAX_TRACESTATE_MEMBERS: usize = 32;
 
 // ---------------------------------------------------------------------------------------------
 // Byte tables
@@ -411,9 +411,12 @@ fn decode_hex8(chunk: [u8; 8]) -> ([u8; 4], u64) {
     ((packed as u32).to_le_bytes(), invalid)
 }
 
-/// Decodes exactly `2 * N` lower-case hex digits, `N` a multiple of 4 (ids).
+/// Decodes exactly `2 * N` lower-case hex digits, `N` a multiple of 4 (ids); `None` for any
+/// other length or any other byte (upper-case digits included, as Trace Context requires).
+/// Also behind [`TraceId::from_hex`] and [`SpanId::from_hex`].
 #[inline(always)]
-fn decode_hex_id<const N: usize>(text: &[u8]) -> Option<[u8; N]> {
+pub(crate) fn decode_hex_id<const N: usize>(text: &[u8]) -> Option<[u8; N]> {
+    const { assert!(N % 4 == 0, "ids are decoded 4 bytes at a time") };
     if text.len() != 2 * N {
         return None;
     }
@@ -444,13 +447,19 @@ fn encode_hex4(bytes: &[u8; 4]) -> [u8; 8] {
     (nibbles + ONES * u64::from(b'0') + above_nine * 39).to_le_bytes()
 }
 
-/// Writes an id's bytes as lower-case hex into `out`.
+/// Writes an id's bytes as `2 * N` lower-case hex digits at the start of `out`, `N` a multiple
+/// of 4. Also behind [`TraceId::encode_hex`] and [`SpanId::encode_hex`].
+///
+/// # Panics
+///
+/// If `out` is shorter than `2 * N` bytes (callers pass fixed-size buffers, so never).
 #[inline(always)]
-fn encode_hex_id<const N: usize>(bytes: &[u8; N], out: &mut [u8; 55], at: usize) {
+pub(crate) fn encode_hex_id<const N: usize>(bytes: &[u8; N], out: &mut [u8]) {
+    const { assert!(N % 4 == 0, "ids are encoded 4 bytes at a time") };
     for k in 0..N / 4 {
         let mut chunk = [0u8; 4];
         chunk.copy_from_slice(&bytes[4 * k..4 * k + 4]);
-        out[at + 8 * k..at + 8 * k + 8].copy_from_slice(&encode_hex4(&chunk));
+        out[8 * k..8 * k + 8].copy_from_slice(&encode_hex4(&chunk));
     }
 }
 
@@ -515,8 +524,8 @@ pub fn inject_trace_context(span: &SpanContext, carrier: &mut dyn Injector) {
         return;
     }
     let mut buf = *b"00-00000000000000000000000000000000-0000000000000000-00";
-    encode_hex_id(&span.trace_id().to_bytes(), &mut buf, 3);
-    encode_hex_id(&span.span_id().to_bytes(), &mut buf, 36);
+    encode_hex_id(&span.trace_id().to_bytes(), &mut buf[3..35]);
+    encode_hex_id(&span.span_id().to_bytes(), &mut buf[36..52]);
     let flags = span.trace_flags().to_u8() & KNOWN_FLAGS;
     buf[53] = HEX_LOWER[usize::from(flags >> 4)];
     buf[54] = HEX_LOWER[usize::from(flags & 0x0f)];
@@ -732,6 +741,13 @@ impl TraceState {
     }
 
     /// The value of `key`, if present.
+    ///
+    /// ```
+    /// use hyperion::TraceState;
+    /// let state = TraceState::from_header("rojo=00f067aa0ba902b7,congo=t61rcWkgMzE", 32).unwrap();
+    /// assert_eq!(state.get("congo"), Some("t61rcWkgMzE"));
+    /// assert_eq!(state.get("blue"), None);
+    /// ```
     #[must_use]
     pub fn get(&self, key: &str) -> Option<&str> {
         members(self.header()).find_map(|(k, v)| (k == key).then_some(v))
@@ -744,6 +760,16 @@ impl TraceState {
     ///
     /// [`TraceStateError::InvalidKey`] or [`TraceStateError::InvalidValue`] when `key` or `value`
     /// does not follow the W3C grammar (see [`TraceStateError`]).
+    ///
+    /// ```
+    /// use hyperion::{TraceState, TraceStateError};
+    /// let state = TraceState::EMPTY.insert("congo", "t61rcWkgMzE")?;
+    /// let state = state.insert("rojo", "00f067aa0ba902b7")?;
+    /// assert_eq!(state.header(), "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
+    /// assert_eq!(state.get("rojo"), Some("00f067aa0ba902b7"));
+    /// assert_eq!(state.insert("Rojo", "x"), Err(TraceStateError::InvalidKey));
+    /// # Ok::<(), TraceStateError>(())
+    /// ```
     pub fn insert(&self, key: &str, value: &str) -> Result<TraceState, TraceStateError> {
         if !valid_trace_state_key(key) {
             return Err(TraceStateError::InvalidKey);
@@ -914,9 +940,26 @@ fn parse_properties(properties: &str, out: &mut String) -> bool {
     true
 }
 
-/// Percent-decodes a validated baggage value into `out`; false when a `%` is not followed by two
-/// hex digits. Bytes that are not UTF-8 become U+FFFD.
-fn percent_decode(value: &str, scratch: &mut Vec<u8>, out: &mut String) -> bool {
+/// What [`percent_decode`] does with a `%` that is not followed by two hex digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum InvalidEscape {
+    /// Fail: W3C Baggage makes such a member invalid, so it is skipped.
+    Reject,
+    /// Keep the `%` as a literal character. The configuration reads its `k=v` lists
+    /// (`OTEL_RESOURCE_ATTRIBUTES`, `OTEL_EXPORTER_OTLP_HEADERS`) this way: they are typed by
+    /// hand, and a stray `%` (in a token, say) should not make a whole variable fail.
+    Keep,
+}
+
+/// Percent-decodes `value` (`%XX`, either case) into `out`; false when a `%` is not followed by
+/// two hex digits and `invalid` is [`InvalidEscape::Reject`]. Decoded bytes that are not UTF-8
+/// become U+FFFD (as W3C Baggage requires). `scratch` holds the bytes between the two steps.
+pub(crate) fn percent_decode(
+    value: &str,
+    invalid: InvalidEscape,
+    scratch: &mut Vec<u8>,
+    out: &mut String,
+) -> bool {
     if !value.contains('%') {
         out.push_str(value);
         return true;
@@ -933,15 +976,17 @@ fn percent_decode(value: &str, scratch: &mut Vec<u8>, out: &mut String) -> bool 
             let low = bytes
                 .get(i + 2)
                 .map_or(NOT_HEX, |&c| NIBBLE_ANY[usize::from(c)]);
-            if (high | low) & 0xf0 != 0 {
+            if (high | low) & 0xf0 == 0 {
+                scratch.push((high << 4) | low);
+                i += 3;
+                continue;
+            }
+            if invalid == InvalidEscape::Reject {
                 return false;
             }
-            scratch.push((high << 4) | low);
-            i += 3;
-        } else {
-            scratch.push(b);
-            i += 1;
         }
+        scratch.push(b);
+        i += 1;
     }
     out.push_str(&String::from_utf8_lossy(scratch));
     true
@@ -1029,7 +1074,7 @@ impl<'a> BaggageParser<'a> {
         let text = &mut self.buf.text;
         text.push_str(key);
         let key_end = text.len();
-        if !percent_decode(value, &mut self.scratch, text) {
+        if !percent_decode(value, InvalidEscape::Reject, &mut self.scratch, text) {
             return None;
         }
         let value_end = text.len();
@@ -1065,6 +1110,13 @@ impl Baggage {
     pub const EMPTY: Baggage = Baggage(None);
 
     /// The value of `key`, if present.
+    ///
+    /// ```
+    /// use hyperion::Baggage;
+    /// let baggage = Baggage::EMPTY.with("tenant", "acme");
+    /// assert_eq!(baggage.get("tenant"), Some("acme"));
+    /// assert_eq!(baggage.get("user.id"), None);
+    /// ```
     #[must_use]
     pub fn get(&self, key: &str) -> Option<&str> {
         let buf = self.0.as_deref()?;
@@ -1097,6 +1149,14 @@ impl Baggage {
     /// replaced where it stands; a new one goes last. A `key` that is not an RFC 7230 token
     /// (empty, or with spaces, `=`, `,`, `;`, non-ASCII, ...) cannot be propagated: the baggage
     /// is returned unchanged.
+    ///
+    /// ```
+    /// use hyperion::Baggage;
+    /// let baggage = Baggage::EMPTY.with("tenant", "acme").with("tenant", "globex");
+    /// assert_eq!(baggage.get("tenant"), Some("globex"));
+    /// assert_eq!(baggage.len(), 1);
+    /// assert!(Baggage::EMPTY.with("user id", "42").is_empty()); // not a token
+    /// ```
     #[must_use]
     pub fn with(&self, key: &str, value: &str) -> Baggage {
         self.with_metadata(key, value, "")

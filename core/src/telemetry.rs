@@ -188,6 +188,23 @@ impl Telemetry {
     }
 
     /// Exports everything buffered so far, waiting at most `timeout`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use hyperion::Telemetry;
+    /// use hyperion::testing::MemoryModule;
+    ///
+    /// let memory = MemoryModule::new();
+    /// let store = memory.store();
+    /// let telemetry = Telemetry::builder().module(memory).build().await?;
+    /// telemetry.context().log().info("started", &[]);
+    /// assert!(store.snapshot().logs.is_empty()); // still buffered
+    /// telemetry.flush(Duration::from_secs(1)).await?;
+    /// assert_eq!(store.snapshot().logs[0].message, "started");
+    /// # Ok(()) }
+    /// ```
     pub async fn flush(&self, timeout: Duration) -> Result<(), ShutdownError> {
         let Some(inner) = &self.inner else {
             return Ok(());
@@ -199,6 +216,24 @@ impl Telemetry {
     /// the drop of a [`ShutdownGuard`]) do nothing.
     ///
     /// Awaiting this on a current-thread runtime is safe: modules run their work on this task.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use hyperion::Telemetry;
+    /// use hyperion::testing::MemoryModule;
+    ///
+    /// let memory = MemoryModule::new();
+    /// let store = memory.store();
+    /// let telemetry = Telemetry::builder().module(memory).build().await?;
+    /// telemetry.context().log().info("stopping", &[]);
+    /// telemetry.shutdown(Duration::from_secs(5)).await?;
+    /// telemetry.shutdown(Duration::from_secs(5)).await?; // does nothing
+    /// assert_eq!(store.shutdown_count(), 1);
+    /// assert_eq!(store.snapshot().logs.len(), 1); // flushed on the way
+    /// # Ok(()) }
+    /// ```
     pub async fn shutdown(&self, timeout: Duration) -> Result<(), ShutdownError> {
         let Some(inner) = &self.inner else {
             return Ok(());
@@ -264,6 +299,30 @@ impl fmt::Debug for Telemetry {
 /// shutdown on a helper thread with its own runtime and waits at most the timeout, so it cannot
 /// deadlock a current-thread runtime (a module whose work lives on the blocked runtime just
 /// times out).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use hyperion::Telemetry;
+/// use hyperion::testing::MemoryModule;
+///
+/// let memory = MemoryModule::new();
+/// let store = memory.store();
+/// let telemetry = Telemetry::builder().module(memory).build().await?;
+/// {
+///     let _guard = telemetry.shutdown_guard(Duration::from_secs(5));
+///     telemetry.context().log().info("working", &[]);
+/// } // the guard is dropped here: telemetry is flushed and shut down
+/// assert_eq!(store.shutdown_count(), 1);
+/// assert_eq!(store.snapshot().logs.len(), 1);
+///
+/// // At the end of `main`, prefer awaiting it:
+/// let guard = Telemetry::builder().module(MemoryModule::new()).build().await?
+///     .shutdown_guard(Duration::from_secs(5));
+/// guard.shutdown().await?;
+/// # Ok(()) }
+/// ```
 #[must_use = "dropping the guard at once shuts telemetry down"]
 #[derive(Debug)]
 pub struct ShutdownGuard {
@@ -367,8 +426,8 @@ impl TelemetryBuilder {
             if !config.enabled(signal) {
                 continue;
             }
-            let (key, name) = match config.effective_adapter(signal) {
-                Some(name) => (adapter_key(&config, signal), name.to_owned()),
+            let (key, name) = match config.adapter_for(signal) {
+                Some((key, name)) => (key.to_owned(), name.to_owned()),
                 None => (String::new(), default.to_owned()),
             };
             if self.registry.get(&name).is_none() {
@@ -445,19 +504,6 @@ impl TelemetryBuilder {
             }
         }
         Ok(telemetry)
-    }
-}
-
-fn adapter_key(config: &Config, signal: Signal) -> String {
-    let per_signal = match signal {
-        Signal::Tracing => config.tracing.adapter.is_some(),
-        Signal::Metrics => config.metrics.adapter.is_some(),
-        Signal::Logging => config.logging.adapter.is_some(),
-    };
-    if per_signal {
-        format!("{}.adapter", signal.as_str())
-    } else {
-        "adapter".to_owned()
     }
 }
 

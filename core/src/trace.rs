@@ -10,37 +10,7 @@ use std::time::SystemTime;
 
 use crate::attr::{KeyValue, kv};
 use crate::context::Context;
-use crate::propagation::TraceState;
-
-/// Writes `bytes` as lowercase hex into `out` (which must be twice as long).
-fn write_hex(bytes: &[u8], out: &mut [u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for (i, b) in bytes.iter().enumerate() {
-        out[2 * i] = HEX[usize::from(b >> 4)];
-        out[2 * i + 1] = HEX[usize::from(b & 0x0f)];
-    }
-}
-
-/// Parses lowercase hex (as W3C Trace Context requires: upper case is invalid) into `out`.
-fn parse_lower_hex(text: &[u8], out: &mut [u8]) -> bool {
-    if text.len() != out.len() * 2 {
-        return false;
-    }
-    fn nibble(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            _ => None,
-        }
-    }
-    for (i, pair) in text.chunks_exact(2).enumerate() {
-        match (nibble(pair[0]), nibble(pair[1])) {
-            (Some(h), Some(l)) => out[i] = (h << 4) | l,
-            _ => return false,
-        }
-    }
-    true
-}
+use crate::propagation::{TraceState, decode_hex_id, encode_hex_id};
 
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $len:literal) => {
@@ -71,13 +41,12 @@ macro_rules! id_type {
             #[doc = concat!(stringify!($len), " bytes written as ", stringify!($len), "×2 lowercase hex digits.")]
             /// Upper-case digits are rejected, as W3C Trace Context requires.
             pub fn from_hex(hex: &str) -> Option<Self> {
-                let mut bytes = [0u8; $len];
-                parse_lower_hex(hex.as_bytes(), &mut bytes).then_some($name(bytes))
+                decode_hex_id::<$len>(hex.as_bytes()).map($name)
             }
 
             /// Writes the id as lowercase hex into `out` and returns it as a `&str`, without allocating.
             pub fn encode_hex<'b>(&self, out: &'b mut [u8; $len * 2]) -> &'b str {
-                write_hex(&self.0, out);
+                encode_hex_id(&self.0, out);
                 // Only ASCII hex digits were written.
                 std::str::from_utf8(out).unwrap_or_default()
             }
@@ -583,6 +552,12 @@ impl Span {
 
     /// Records an error: an `exception` event with `exception.type` and `exception.message`,
     /// and the status set to error with the message.
+    ///
+    /// `exception.type` is [`std::any::type_name::<E>()`](std::any::type_name): the static
+    /// type of `error`. For a trait object (a `&dyn Error`, or a `Box<dyn Error>` passed as
+    /// `&*boxed`) that names the trait object (such as `dyn core::error::Error`), not the
+    /// concrete error inside it; a caller who knows better can use
+    /// [`record_exception(type_name, &error)`](Span::record_exception) instead.
     ///
     /// ```
     /// use hyperion::{Context, SpanOptions};
