@@ -34,6 +34,8 @@ use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
 
+use crate::propagation::{self, InvalidEscape};
+
 // ---------------------------------------------------------------------------------------------
 // The model
 // ---------------------------------------------------------------------------------------------
@@ -47,7 +49,9 @@ use serde::{Deserialize, Serialize};
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// The adapter module (registered by name in the registry, e.g. `"otel"`) used by every
-    /// signal that does not name its own. `None`: no adapter, every call is a no-op.
+    /// signal that does not name its own. `None`: such signals use the first module registered
+    /// with the [`TelemetryBuilder`](crate::TelemetryBuilder), or the `noop` module (every call
+    /// a no-op) when none was registered. Default: none.
     pub adapter: Option<String>,
     /// Who is reporting: service name, version, namespace and deployment environment.
     pub service: ServiceConfig,
@@ -95,6 +99,9 @@ pub struct TracingConfig {
     /// The collector endpoint, e.g. `"http://localhost:4317"`. Default: none, the exporter's own
     /// default.
     pub endpoint: Option<String>,
+    /// A PEM file with the CA certificate(s) that sign the collector's TLS certificate, trusted
+    /// in addition to the system's roots for `https` endpoints. Default: none.
+    pub certificate: Option<std::path::PathBuf>,
     /// The OTLP transport. Default: [`Protocol::Grpc`].
     pub protocol: Protocol,
     /// Extra headers (or gRPC metadata) sent with every export, e.g. an API key. Default: none.
@@ -124,6 +131,7 @@ impl Default for TracingConfig {
             service_name: None,
             exporter: Exporter::Otlp,
             endpoint: None,
+            certificate: None,
             protocol: Protocol::Grpc,
             headers: BTreeMap::new(),
             timeout: Duration::from_secs(10),
@@ -149,6 +157,7 @@ impl fmt::Debug for TracingConfig {
             .field("service_name", &self.service_name)
             .field("exporter", &self.exporter)
             .field("endpoint", &self.endpoint)
+            .field("certificate", &self.certificate)
             .field("protocol", &self.protocol)
             .field("headers", &headers)
             .field("timeout", &self.timeout)
@@ -280,7 +289,8 @@ pub struct PropagationConfig {
     pub max_baggage_members: usize,
     /// The most bytes of a serialized `baggage` header; 0 drops all baggage. Default: 8192.
     pub max_baggage_bytes: usize,
-    /// The most `tracestate` members kept. Default: 32 (the W3C Trace Context limit).
+    /// The most `tracestate` members accepted (a longer `tracestate` is dropped whole), from 1
+    /// to 32. Default: 32 (the W3C Trace Context limit).
     pub max_tracestate_members: usize,
 }
 
@@ -1100,6 +1110,11 @@ impl OtelEnv {
             ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "tracing.endpoint"),
             ("OTEL_EXPORTER_OTLP_TIMEOUT", "tracing.timeout"),
             ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "tracing.timeout"),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", "tracing.certificate"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+                "tracing.certificate",
+            ),
             ("OTEL_BSP_SCHEDULE_DELAY", "tracing.batch.scheduled_delay"),
             ("OTEL_BSP_EXPORT_TIMEOUT", "tracing.batch.export_timeout"),
             ("OTEL_BSP_MAX_QUEUE_SIZE", "tracing.batch.max_queue_size"),
@@ -1214,27 +1229,13 @@ fn parse_key_value_list(list: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Decodes `%XX` escapes; a `%` not followed by two hex digits stays as it is. Invalid UTF-8
-/// becomes U+FFFD.
+/// Decodes `%XX` escapes with the baggage decoder, except that a `%` not followed by two hex
+/// digits stays as it is (see [`InvalidEscape::Keep`] for why). Invalid UTF-8 becomes U+FFFD.
 fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes
-                .get(i + 1..i + 3)
-                .and_then(|pair| std::str::from_utf8(pair).ok());
-            if let Some(byte) = hex.and_then(|pair| u8::from_str_radix(pair, 16).ok()) {
-                out.push(byte);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    let mut out = String::with_capacity(text.len());
+    // Never false with `InvalidEscape::Keep`.
+    propagation::percent_decode(text, InvalidEscape::Keep, &mut Vec::new(), &mut out);
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1449,7 +1450,8 @@ impl Config {
     /// [`ConfigError::Invalid`] for the first value out of bounds: `tracing.sample_rate` outside
     /// 0.0..=1.0, a zero duration, `tracing.batch.max_batch_size` of 0 or above
     /// `max_queue_size`, `metrics.path` not starting with `/`, `metrics.cardinality_limit` of 0,
-    /// `metrics.bind_address` not an address or host name.
+    /// `metrics.bind_address` not an address or host name, `propagation.max_tracestate_members`
+    /// outside 1..=32.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let tracing = &self.tracing;
         let rate = tracing.sample_rate;
@@ -1505,11 +1507,24 @@ impl Config {
                 "an integer of at least 1",
             ));
         }
+
+        let members = self.propagation.max_tracestate_members;
+        if !(1..=propagation::MAX_TRACESTATE_MEMBERS).contains(&members) {
+            return Err(ConfigError::invalid(
+                "propagation.max_tracestate_members",
+                members,
+                format!(
+                    "an integer from 1 to {} (the W3C Trace Context limit)",
+                    propagation::MAX_TRACESTATE_MEMBERS
+                ),
+            ));
+        }
         Ok(())
     }
 
     /// The adapter for `signal`: the section's own `adapter` if set, else the top-level
-    /// [`adapter`](Self::adapter), else `None`.
+    /// [`adapter`](Self::adapter), else `None` (see [`Config::adapter`] for what `None` means).
+    /// The name alone of [`adapter_for`](Self::adapter_for).
     ///
     /// ```
     /// use hyperion::config::{Config, Signal};
@@ -1520,12 +1535,33 @@ impl Config {
     /// # Ok::<(), hyperion::config::ConfigError>(())
     /// ```
     pub fn effective_adapter(&self, signal: Signal) -> Option<&str> {
-        let own = match signal {
-            Signal::Tracing => &self.tracing.adapter,
-            Signal::Metrics => &self.metrics.adapter,
-            Signal::Logging => &self.logging.adapter,
+        self.adapter_for(signal).map(|(_, name)| name)
+    }
+
+    /// The adapter for `signal` with the key that names it: `("tracing.adapter", name)` (or
+    /// `metrics.adapter`, `logging.adapter`) when the section names its own, else
+    /// `("adapter", name)` from the top level, else `None`.
+    ///
+    /// ```
+    /// use hyperion::config::{Config, Signal};
+    ///
+    /// let config = Config::from_yaml_str("adapter: otel\nlogging:\n  adapter: noop\n")?;
+    /// assert_eq!(config.adapter_for(Signal::Tracing), Some(("adapter", "otel")));
+    /// assert_eq!(config.adapter_for(Signal::Logging), Some(("logging.adapter", "noop")));
+    /// assert_eq!(Config::default().adapter_for(Signal::Metrics), None);
+    /// # Ok::<(), hyperion::config::ConfigError>(())
+    /// ```
+    pub fn adapter_for(&self, signal: Signal) -> Option<(&'static str, &str)> {
+        let (key, own) = match signal {
+            Signal::Tracing => ("tracing.adapter", &self.tracing.adapter),
+            Signal::Metrics => ("metrics.adapter", &self.metrics.adapter),
+            Signal::Logging => ("logging.adapter", &self.logging.adapter),
         };
-        own.as_deref().or(self.adapter.as_deref())
+        match (own, &self.adapter) {
+            (Some(name), _) => Some((key, name)),
+            (None, Some(name)) => Some(("adapter", name)),
+            (None, None) => None,
+        }
     }
 
     /// Whether `signal`'s section is enabled.
@@ -2268,6 +2304,32 @@ propagation: {max_baggage_members: 8, max_baggage_bytes: 100, max_tracestate_mem
     }
 
     #[test]
+    fn otel_exporter_otlp_certificate_and_its_yaml_key() {
+        assert_eq!(Config::default().tracing.certificate, None);
+        let config = env(&[("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/ca.pem")]);
+        assert_eq!(
+            config.tracing.certificate.as_deref(),
+            Some(std::path::Path::new("/etc/ca.pem"))
+        );
+        let config = env(&[
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/ca.pem"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+                "/etc/traces-ca.pem",
+            ),
+        ]);
+        assert_eq!(
+            config.tracing.certificate.as_deref(),
+            Some(std::path::Path::new("/etc/traces-ca.pem"))
+        );
+        let config = ok("tracing: {certificate: ca.pem}", &[]);
+        assert_eq!(
+            config.tracing.certificate.as_deref(),
+            Some(std::path::Path::new("ca.pem"))
+        );
+    }
+
+    #[test]
     fn otel_bsp_variables_set_the_batch() {
         let config = env(&[
             ("OTEL_BSP_SCHEDULE_DELAY", "100"),
@@ -2632,6 +2694,60 @@ propagation: {max_baggage_members: 8, max_baggage_bytes: 100, max_tracestate_mem
     }
 
     #[test]
+    fn max_tracestate_members_is_capped_at_the_w3c_limit() {
+        let error = fails(
+            "propagation:\n  max_tracestate_members: 33\n",
+            &[],
+            &[
+                "`propagation.max_tracestate_members`",
+                "found 33",
+                "an integer from 1 to 32",
+            ],
+        );
+        assert_eq!(error.key(), Some("propagation.max_tracestate_members"));
+        assert_eq!(error.found(), Some("33"));
+        assert_eq!(error.origin(), Some("YAML text"));
+        let error = fails(
+            "",
+            &[("HYPERION_PROPAGATION__MAX_TRACESTATE_MEMBERS", "1000")],
+            &["found 1000", "1 to 32"],
+        );
+        assert_eq!(
+            error.origin(),
+            Some("environment variable `HYPERION_PROPAGATION__MAX_TRACESTATE_MEMBERS`")
+        );
+        fails(
+            "propagation: {max_tracestate_members: 0}",
+            &[],
+            &["found 0", "1 to 32"],
+        );
+        for members in [1, 32] {
+            let yaml = format!("propagation: {{max_tracestate_members: {members}}}");
+            assert_eq!(ok(&yaml, &[]).propagation.max_tracestate_members, members);
+        }
+    }
+
+    #[test]
+    fn adapter_for_names_the_key_that_chose_the_adapter() {
+        let config = ok("adapter: otel\nmetrics: {adapter: memory}\n", &[]);
+        assert_eq!(
+            config.adapter_for(Signal::Tracing),
+            Some(("adapter", "otel"))
+        );
+        assert_eq!(
+            config.adapter_for(Signal::Metrics),
+            Some(("metrics.adapter", "memory"))
+        );
+        assert_eq!(config.effective_adapter(Signal::Metrics), Some("memory"));
+        let config = ok("tracing: {adapter: otel}\n", &[]);
+        assert_eq!(
+            config.adapter_for(Signal::Tracing),
+            Some(("tracing.adapter", "otel"))
+        );
+        assert_eq!(config.adapter_for(Signal::Logging), None);
+    }
+
+    #[test]
     fn zero_cardinality_limit_is_an_error() {
         fails(
             "metrics:\n  cardinality_limit: 0\n",
@@ -2928,5 +3044,8 @@ propagation: {max_baggage_members: 8, max_baggage_bytes: 100, max_tracestate_mem
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%e2%82%ac"), "€");
         assert_eq!(percent_decode("%ff"), "\u{fffd}");
+        // Exactly two hex digits make an escape: no sign, no single digit.
+        assert_eq!(percent_decode("%+f%-1%g0%4"), "%+f%-1%g0%4");
+        assert_eq!(percent_decode("%E2%82%AC %"), "€ %");
     }
 }

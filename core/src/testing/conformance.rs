@@ -46,8 +46,16 @@ pub trait Harness: Send + Sync {
     fn capabilities(&self) -> Capabilities;
     /// Fresh telemetry for one check: tracing, metrics and logging (at level trace) all on.
     fn telemetry(&self) -> BoxFuture<'_, Telemetry>;
-    /// Flushes `telemetry` and returns everything it exported since it was built.
-    fn collect<'a>(&'a self, telemetry: &'a Telemetry) -> BoxFuture<'a, Snapshot>;
+    /// Everything `telemetry` exported since it was built, read as it is: no flush first.
+    fn exported<'a>(&'a self, telemetry: &'a Telemetry) -> BoxFuture<'a, Snapshot>;
+
+    /// Flushes `telemetry`, then returns [`Harness::exported`].
+    fn collect<'a>(&'a self, telemetry: &'a Telemetry) -> BoxFuture<'a, Snapshot> {
+        Box::pin(async move {
+            let _ = telemetry.flush(Duration::from_secs(5)).await;
+            self.exported(telemetry).await
+        })
+    }
 }
 
 /// The outcome of one check.
@@ -737,7 +745,8 @@ async fn flush_on_shutdown(h: &dyn Harness) -> Result<(), String> {
     t.shutdown(Duration::from_secs(10))
         .await
         .map_err(|e| format!("shutdown failed: {e}"))?;
-    let snap = h.collect(&t).await;
+    // Read what the shutdown itself exported: no second flush that could hide a lost batch.
+    let snap = h.exported(&t).await;
     if h.capabilities().spans {
         let n = snap
             .spans
@@ -783,11 +792,8 @@ impl Harness for NoopHarness {
         })
     }
 
-    fn collect<'a>(&'a self, telemetry: &'a Telemetry) -> BoxFuture<'a, Snapshot> {
-        Box::pin(async move {
-            let _ = telemetry.flush(Duration::from_secs(1)).await;
-            Snapshot::default()
-        })
+    fn exported<'a>(&'a self, _: &'a Telemetry) -> BoxFuture<'a, Snapshot> {
+        Box::pin(async { Snapshot::default() })
     }
 }
 
@@ -830,9 +836,8 @@ impl Harness for MemoryHarness {
         })
     }
 
-    fn collect<'a>(&'a self, telemetry: &'a Telemetry) -> BoxFuture<'a, Snapshot> {
+    fn exported<'a>(&'a self, telemetry: &'a Telemetry) -> BoxFuture<'a, Snapshot> {
         Box::pin(async move {
-            let _ = telemetry.flush(Duration::from_secs(1)).await;
             let stores = self.stores.lock().unwrap_or_else(|p| p.into_inner());
             stores
                 .iter()
