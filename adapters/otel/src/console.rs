@@ -2,14 +2,16 @@
 //! durations, kinds, status and attributes. A good local default; not for production.
 //!
 //! Spans end child-first, so the exporter holds a trace's spans until its local root (a span
-//! without a parent, or whose parent is remote) ends, then prints the tree. Spans whose root never
-//! ends here are printed at shutdown.
+//! without a parent, or whose parent is remote) ends, then prints the tree. Memory stays bounded:
+//! spans still waiting after [`MAX_WAIT`] (a root that never ends here, a child that ends after
+//! its root) are printed as a partial tree, and so is everything once more than [`MAX_PENDING`]
+//! spans wait; the rest is printed at shutdown.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use opentelemetry::trace::{SpanId, Status, TraceId};
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -24,9 +26,20 @@ pub(crate) enum Sink {
     Buffer(Arc<Mutex<String>>),
 }
 
+/// How long spans of an unfinished trace wait for their root.
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(30);
+/// How many spans may wait in all.
+pub(crate) const MAX_PENDING: usize = 10_000;
+
+#[derive(Debug, Default)]
+struct Pending {
+    traces: HashMap<TraceId, (Instant, Vec<SpanData>)>,
+    spans: usize,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct ConsoleExporter {
-    pending: Mutex<HashMap<TraceId, Vec<SpanData>>>,
+    pending: Mutex<Pending>,
     sink: Sink,
     service: Option<String>,
 }
@@ -34,7 +47,7 @@ pub(crate) struct ConsoleExporter {
 impl ConsoleExporter {
     pub(crate) fn new(sink: Sink) -> Self {
         ConsoleExporter {
-            pending: Mutex::new(HashMap::new()),
+            pending: Mutex::new(Pending::default()),
             sink,
             service: None,
         }
@@ -50,19 +63,33 @@ impl ConsoleExporter {
         }
     }
 
-    fn take_finished(&self, batch: Vec<SpanData>) -> Vec<Vec<SpanData>> {
+    fn take_finished(&self, batch: Vec<SpanData>, now: Instant) -> Vec<Vec<SpanData>> {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        let mut finished = Vec::new();
         let mut roots = Vec::new();
+        pending.spans += batch.len();
         for span in batch {
             let id = span.span_context.trace_id();
             if is_local_root(&span) {
                 roots.push(id);
             }
-            pending.entry(id).or_default().push(span);
+            pending
+                .traces
+                .entry(id)
+                .or_insert_with(|| (now, Vec::new()))
+                .1
+                .push(span);
         }
-        for id in roots {
-            if let Some(spans) = pending.remove(&id) {
+        let overfull = pending.spans > MAX_PENDING;
+        let expired: Vec<TraceId> = pending
+            .traces
+            .iter()
+            .filter(|(_, (since, _))| overfull || now.duration_since(*since) >= MAX_WAIT)
+            .map(|(id, _)| *id)
+            .collect();
+        let mut finished = Vec::new();
+        for id in roots.into_iter().chain(expired) {
+            if let Some((_, spans)) = pending.traces.remove(&id) {
+                pending.spans -= spans.len();
                 finished.push(spans);
             }
         }
@@ -166,19 +193,21 @@ fn human(d: Duration) -> String {
 
 impl SpanExporter for ConsoleExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        let finished = self.take_finished(batch);
+        let finished = self.take_finished(batch, Instant::now());
         self.print_all(finished);
         Ok(())
     }
 
     fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        let rest: Vec<Vec<SpanData>> = self
-            .pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .drain()
-            .map(|(_, spans)| spans)
-            .collect();
+        let rest: Vec<Vec<SpanData>> = {
+            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            pending.spans = 0;
+            pending
+                .traces
+                .drain()
+                .map(|(_, (_, spans))| spans)
+                .collect()
+        };
         self.print_all(rest);
         Ok(())
     }
@@ -187,5 +216,66 @@ impl SpanExporter for ConsoleExporter {
         self.service = resource
             .get(&opentelemetry::Key::from_static_str("service.name"))
             .map(|v| v.to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::{SpanContext, TraceFlags, TraceState};
+
+    fn span(trace: u128, id: u64, parent: u64) -> SpanData {
+        SpanData {
+            span_context: SpanContext::new(
+                TraceId::from(trace),
+                SpanId::from(id),
+                TraceFlags::SAMPLED,
+                false,
+                TraceState::NONE,
+            ),
+            parent_span_id: SpanId::from(parent),
+            parent_span_is_remote: false,
+            span_kind: opentelemetry::trace::SpanKind::Internal,
+            name: format!("s{id}").into(),
+            start_time: std::time::SystemTime::UNIX_EPOCH,
+            end_time: std::time::SystemTime::UNIX_EPOCH,
+            attributes: Vec::new(),
+            dropped_attributes_count: 0,
+            events: Default::default(),
+            links: Default::default(),
+            status: Status::Unset,
+            instrumentation_scope: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_trace_waits_for_its_root() {
+        let e = ConsoleExporter::new(Sink::default());
+        let now = Instant::now();
+        assert!(e.take_finished(vec![span(1, 2, 1)], now).is_empty());
+        let done = e.take_finished(vec![span(1, 1, 0)], now);
+        assert_eq!(done.len(), 1);
+        assert_eq!(done[0].len(), 2);
+        assert_eq!(e.pending.lock().unwrap().spans, 0);
+    }
+
+    #[test]
+    fn orphans_are_printed_after_the_wait_and_memory_stays_bounded() {
+        let e = ConsoleExporter::new(Sink::default());
+        let start = Instant::now();
+        assert!(e.take_finished(vec![span(7, 2, 1)], start).is_empty());
+        let later = start + MAX_WAIT;
+        let done = e.take_finished(vec![span(8, 3, 1)], later);
+        assert_eq!(done.len(), 1, "the trace waiting since `start` is printed");
+        assert_eq!(done[0][0].span_context.trace_id(), TraceId::from(7u128));
+        let flood: Vec<SpanData> = (0..MAX_PENDING as u64 + 1)
+            .map(|i| span(100 + u128::from(i), i + 10, 1))
+            .collect();
+        let done = e.take_finished(flood, later);
+        assert!(
+            done.len() > MAX_PENDING,
+            "everything is printed once too many spans wait"
+        );
+        assert_eq!(e.pending.lock().unwrap().spans, 0);
     }
 }

@@ -132,6 +132,12 @@ pub(crate) fn resolve(config: &TracingConfig) -> Result<Option<Target>, ConfigEr
     }
 }
 
+/// How long one export may take: `tracing.timeout`, bounded by `tracing.batch.export_timeout`
+/// (the SDK's synchronous batch processor has no per-export timeout of its own).
+pub(crate) fn export_timeout(config: &TracingConfig) -> Duration {
+    config.timeout.min(config.batch.export_timeout)
+}
+
 /// The retry policy: exponential backoff on retryable failures (gRPC UNAVAILABLE and friends,
 /// HTTP 429/502/503/504, connection errors), never on other 4xx. The OTLP exporter classifies
 /// errors itself; the whole attempt stays within `tracing.timeout`.
@@ -169,11 +175,19 @@ pub(crate) fn otlp(
             let mut b = builder
                 .with_tonic()
                 .with_endpoint(target.url.clone())
-                .with_timeout(config.timeout.min(config.batch.export_timeout))
+                .with_timeout(export_timeout(config))
                 .with_metadata(metadata)
                 .with_retry_policy(retry_policy());
             if config.compression == Compression::Gzip {
                 b = b.with_compression(opentelemetry_otlp::Compression::Gzip);
+            }
+            if target.url.starts_with("https://") {
+                // rustls with the webpki roots, plus the configured CA if any.
+                let mut tls = tonic::transport::ClientTlsConfig::new().with_enabled_roots();
+                if let Some(pem) = ca_certificate(config)? {
+                    tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
+                }
+                b = b.with_tls_config(tls);
             }
             b.build()
         }
@@ -186,9 +200,10 @@ pub(crate) fn otlp(
             let headers: HashMap<String, String> = config.headers.clone().into_iter().collect();
             let mut b = builder
                 .with_http()
+                .with_http_client(http_client(config, target)?)
                 .with_protocol(protocol)
                 .with_endpoint(target.url.clone())
-                .with_timeout(config.timeout.min(config.batch.export_timeout))
+                .with_timeout(export_timeout(config))
                 .with_headers(headers)
                 .with_retry_policy(retry_policy());
             if config.compression == Compression::Gzip {
@@ -198,6 +213,53 @@ pub(crate) fn otlp(
         }
     };
     result.map_err(|e| e.to_string())
+}
+
+/// The PEM of `tracing.certificate`, the CA that signs the collector's certificate.
+fn ca_certificate(config: &TracingConfig) -> Result<Option<Vec<u8>>, String> {
+    let Some(path) = &config.certificate else {
+        return Ok(None);
+    };
+    std::fs::read(path).map(Some).map_err(|e| {
+        format!(
+            "invalid value for `tracing.certificate`: cannot read {}: {e}",
+            path.display()
+        )
+    })
+}
+
+/// The blocking HTTP client for OTLP/HTTP and Zipkin, with the export timeout; with the
+/// `http-tls` feature, rustls (ring) trusting the system's roots plus `tracing.certificate`.
+/// Build it off the async runtime.
+pub(crate) fn http_client(
+    config: &TracingConfig,
+    target: &Target,
+) -> Result<reqwest::blocking::Client, String> {
+    let builder = reqwest::blocking::Client::builder().timeout(export_timeout(config));
+    #[cfg(feature = "http-tls")]
+    let builder = {
+        // reqwest is built without a default crypto provider (to avoid a second TLS stack next
+        // to tonic's ring); make ring the process default unless someone chose one already.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut builder = builder;
+        if let Some(pem) = ca_certificate(config)? {
+            let cert = reqwest::Certificate::from_pem(&pem)
+                .map_err(|e| format!("invalid value for `tracing.certificate`: {e}"))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        builder
+    };
+    #[cfg(not(feature = "http-tls"))]
+    if target.url.starts_with("https://") {
+        return Err(format!(
+            "invalid value for `tracing.endpoint`: found {:?}, but hyperion-otel was built \
+             without its `http-tls` cargo feature; enable it for https over OTLP/HTTP and \
+             Zipkin, or use protocol grpc",
+            target.url
+        ));
+    }
+    let _ = target;
+    builder.build().map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

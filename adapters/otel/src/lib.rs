@@ -66,24 +66,44 @@ use stats::{CountingExporter, GatedProcessor, Stats};
 /// The name the module registers under: `otel`.
 pub const MODULE_NAME: &str = "otel";
 
-/// The OpenTelemetry module. Cheap to clone; clones share their export statistics.
+/// The OpenTelemetry module. Cheap to clone; clones share the statistics slot.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use hyperion::{Config, SpanOptions, Telemetry};
+/// use hyperion_otel::OtelModule;
+///
+/// let otel = OtelModule::new();
+/// let config = Config::from_yaml_str("tracing:\n  exporter: none\n")?;
+/// let telemetry = Telemetry::builder().module(otel.clone()).config(config).build().await?;
+/// let (_, mut span) = telemetry.context().start_span("work", SpanOptions::new());
+/// span.end();
+/// telemetry.shutdown(std::time::Duration::from_secs(5)).await?;
+/// assert_eq!(otel.span_stats().dropped, 0);
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct OtelModule {
-    stats: Arc<Stats>,
+    stats: Arc<Mutex<Arc<Stats>>>,
     console: console::Sink,
     #[cfg(feature = "testing")]
     extra_exporter: Option<testing::Capture>,
 }
 
 impl OtelModule {
-    /// A module with fresh statistics.
+    /// A new module.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Spans exported, failed and dropped so far by telemetry built from this module.
+    /// Spans exported, failed and dropped so far by the telemetry most recently built from this
+    /// module (zeros before the first build).
     pub fn span_stats(&self) -> SpanExportStats {
-        self.stats.snapshot()
+        self.stats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .snapshot()
     }
 
     /// Writes the `console` exporter's trees into a buffer instead of stderr (for tests and
@@ -104,19 +124,23 @@ impl Module for OtelModule {
         request: &'a BuildRequest<'a>,
     ) -> BoxFuture<'a, Result<Box<dyn ModuleInstance>, ModuleError>> {
         Box::pin(async move {
+            let stats = Arc::new(Stats::default());
+            *self.stats.lock().unwrap_or_else(|p| p.into_inner()) = stats.clone();
             let mut instance = OtelInstance {
                 provider: None,
                 tracer: None,
-                stats: self.stats.clone(),
+                stats: stats.clone(),
+                runtime: None,
             };
             if request.signals.tracing {
-                let provider = self.tracer_provider(request.config).await?;
+                let (provider, runtime) = self.tracer_provider(request.config, &stats).await?;
                 let scope = opentelemetry::InstrumentationScope::builder("hyperion")
                     .with_version(env!("CARGO_PKG_VERSION"))
                     .build();
                 let tracer = provider.tracer_with_scope(scope);
                 instance.tracer = Some(Arc::new(tracer::OtelTracer::new(tracer)));
                 instance.provider = Some(provider);
+                instance.runtime = runtime;
             }
             Ok(Box::new(instance) as Box<dyn ModuleInstance>)
         })
@@ -131,56 +155,75 @@ fn config_error(e: ConfigError) -> ModuleError {
     ModuleError::new(MODULE_NAME, e.to_string()).with_source(e)
 }
 
+/// The runtime the gRPC exporter's connection lives on: its own, one worker thread, so that
+/// exports never depend on the application's runtime being free (a current-thread runtime that is
+/// blocked — say, in a shutdown guard's drop — would otherwise stall every export).
+struct GrpcRuntime(Option<tokio::runtime::Runtime>);
+
+impl GrpcRuntime {
+    fn new() -> Result<Self, ModuleError> {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("hyperion-otel-grpc")
+            .enable_all()
+            .build()
+            .map(|rt| GrpcRuntime(Some(rt)))
+            .map_err(module_error)
+    }
+}
+
+impl Drop for GrpcRuntime {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks, which panics inside another runtime; by the time this runs
+        // the provider has shut down, so nothing is left to wait for.
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
 impl OtelModule {
-    async fn tracer_provider(&self, config: &Config) -> Result<SdkTracerProvider, ModuleError> {
+    async fn tracer_provider(
+        &self,
+        config: &Config,
+        stats: &Arc<Stats>,
+    ) -> Result<(SdkTracerProvider, Option<GrpcRuntime>), ModuleError> {
         let tracing = &config.tracing;
         let target = exporter::resolve(tracing).map_err(config_error)?;
         if let Some(note) = target.as_ref().and_then(|t| t.note.as_ref()) {
             eprintln!("hyperion-otel: {note}");
         }
         if let Some(t) = &target {
-            self.stats.set_target(t.url.clone());
+            stats.set_target(t.url.clone());
         }
-        let batch = BatchConfigBuilder::default()
-            .with_max_export_batch_size(tracing.batch.max_batch_size)
-            .with_scheduled_delay(tracing.batch.scheduled_delay)
-            .with_max_queue_size(tracing.batch.max_queue_size)
-            .build();
+        let batch = || {
+            BatchConfigBuilder::default()
+                .with_max_export_batch_size(tracing.batch.max_batch_size)
+                .with_scheduled_delay(tracing.batch.scheduled_delay)
+                .with_max_queue_size(tracing.batch.max_queue_size)
+                .build()
+        };
         let mut builder = SdkTracerProvider::builder()
             .with_resource(resource(config))
             .with_sampler(sampler(tracing.sampler, tracing.sample_rate));
         let capacity = tracing.batch.max_queue_size as u64;
-        macro_rules! gated {
-            ($exporter:expr) => {
-                GatedProcessor {
-                    inner: BatchSpanProcessor::builder(CountingExporter {
-                        inner: $exporter,
-                        stats: self.stats.clone(),
-                    })
-                    .with_batch_config(batch)
-                    .build(),
-                    capacity,
-                    stats: self.stats.clone(),
-                }
-            };
-        }
+        let mut runtime = None;
         match (tracing.exporter, target) {
             (Exporter::None, _) => {}
             (Exporter::Console, _) => {
-                builder = builder.with_span_processor(gated!(console::ConsoleExporter::new(
-                    self.console.clone()
-                )));
+                let exporter = console::ConsoleExporter::new(self.console.clone());
+                builder = builder.with_span_processor(batched(exporter, batch(), capacity, stats));
             }
             (Exporter::Zipkin, Some(target)) => {
                 #[cfg(feature = "zipkin")]
                 {
-                    // The Zipkin exporter's blocking HTTP client must not be built on a
-                    // runtime thread.
-                    let timeout = tracing.timeout.min(tracing.batch.export_timeout);
+                    // The blocking HTTP client must not be built on a runtime thread.
+                    let tracing = tracing.clone();
                     let exporter =
-                        off_runtime(move || zipkin::ZipkinExporter::new(target.url, timeout))
+                        off_runtime(move || zipkin::ZipkinExporter::new(target.url, &tracing))
                             .await?;
-                    builder = builder.with_span_processor(gated!(exporter));
+                    builder =
+                        builder.with_span_processor(batched(exporter, batch(), capacity, stats));
                 }
                 #[cfg(not(feature = "zipkin"))]
                 {
@@ -193,21 +236,53 @@ impl OtelModule {
             }
             (Exporter::Otlp | Exporter::Jaeger, Some(target)) => {
                 let exporter = if target.protocol == hyperion::config::Protocol::Grpc {
-                    // tonic connects lazily on the current runtime.
-                    exporter::otlp(tracing, &target).map_err(module_error)?
+                    // tonic connects lazily on the runtime it is built in: our own.
+                    let rt = GrpcRuntime::new()?;
+                    let exporter = {
+                        let _entered = rt.0.as_ref().map(|rt| rt.enter());
+                        exporter::otlp(tracing, &target).map_err(module_error)?
+                    };
+                    runtime = Some(rt);
+                    exporter
                 } else {
                     let tracing = tracing.clone();
                     off_runtime(move || exporter::otlp(&tracing, &target)).await?
                 };
-                builder = builder.with_span_processor(gated!(exporter));
+                builder = builder.with_span_processor(batched(exporter, batch(), capacity, stats));
             }
-            (_, None) => {}
+            // `resolve` gives every other exporter a target.
+            (Exporter::Zipkin | Exporter::Otlp | Exporter::Jaeger, None) => {}
         }
         #[cfg(feature = "testing")]
         if let Some(extra) = &self.extra_exporter {
-            builder = builder.with_simple_exporter(extra.clone());
+            // Behind its own batch processor, like a real exporter: the conformance suite then
+            // checks batching, flush and shutdown too.
+            builder = builder.with_span_processor(
+                BatchSpanProcessor::builder(extra.clone())
+                    .with_batch_config(batch())
+                    .build(),
+            );
         }
-        Ok(builder.build())
+        Ok((builder.build(), runtime))
+    }
+}
+
+/// An exporter behind the SDK's batch processor, counted, behind the adapter's queue gate.
+fn batched<E: opentelemetry_sdk::trace::SpanExporter + 'static>(
+    exporter: E,
+    batch: opentelemetry_sdk::trace::BatchConfig,
+    capacity: u64,
+    stats: &Arc<Stats>,
+) -> GatedProcessor<BatchSpanProcessor> {
+    GatedProcessor {
+        inner: BatchSpanProcessor::builder(CountingExporter {
+            inner: exporter,
+            stats: stats.clone(),
+        })
+        .with_batch_config(batch)
+        .build(),
+        capacity,
+        stats: stats.clone(),
     }
 }
 
@@ -224,8 +299,17 @@ async fn off_runtime<T: Send + 'static>(
 /// The resource: service name, version, namespace and environment, the SDK's own attributes,
 /// and `tracing.attributes` (which already holds `OTEL_RESOURCE_ATTRIBUTES`).
 fn resource(config: &Config) -> Resource {
+    // `service.name` in the attributes (e.g. from OTEL_RESOURCE_ATTRIBUTES) counts when no
+    // service name is configured, as the OpenTelemetry spec says.
     let service_name = config
         .service_name()
+        .or_else(|| {
+            config
+                .tracing
+                .attributes
+                .get("service.name")
+                .map(String::as_str)
+        })
         .unwrap_or("unknown_service")
         .to_owned();
     let mut attributes = Vec::new();
@@ -265,9 +349,12 @@ fn sampler(kind: Sampler, rate: f64) -> opentelemetry_sdk::trace::Sampler {
 }
 
 struct OtelInstance {
+    // Field order is drop order: the provider (whose drop may still export) before the runtime
+    // its gRPC exporter runs on.
     provider: Option<SdkTracerProvider>,
     tracer: Option<Arc<tracer::OtelTracer>>,
     stats: Arc<Stats>,
+    runtime: Option<GrpcRuntime>,
 }
 
 impl OtelInstance {

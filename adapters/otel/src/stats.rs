@@ -79,9 +79,15 @@ impl Stats {
         }
     }
 
-    fn in_queue(&self) -> u64 {
+    /// Takes a place in the queue, or says there is none. A compare-and-swap, so that spans
+    /// ending at the same time on several threads cannot overshoot the capacity together.
+    fn reserve(&self, capacity: u64) -> bool {
         let done = self.exported.load(Ordering::Relaxed) + self.failed.load(Ordering::Relaxed);
-        self.queued.load(Ordering::Relaxed).saturating_sub(done)
+        self.queued
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |queued| {
+                (queued.saturating_sub(done) < capacity).then_some(queued + 1)
+            })
+            .is_ok()
     }
 
     fn export_result(&self, n: u64, result: &OTelSdkResult) {
@@ -161,12 +167,11 @@ impl<P: SpanProcessor> SpanProcessor for GatedProcessor<P> {
     }
 
     fn on_end(&self, span: SpanData) {
-        if self.stats.in_queue() >= self.capacity {
+        if self.stats.reserve(self.capacity) {
+            self.inner.on_end(span);
+        } else {
             self.stats.count(&self.stats.dropped, "dropped", 1);
-            return;
         }
-        self.stats.queued.fetch_add(1, Ordering::Relaxed);
-        self.inner.on_end(span);
     }
 
     fn force_flush(&self) -> OTelSdkResult {

@@ -3,7 +3,6 @@
 //! reads back and converts into the facade's [`Snapshot`].
 
 use std::sync::Mutex;
-use std::time::Duration;
 
 use hyperion::registry::BoxFuture;
 use hyperion::testing::conformance::{Capabilities, Harness};
@@ -71,9 +70,8 @@ impl Harness for OtelHarness {
         })
     }
 
-    fn collect<'a>(&'a self, telemetry: &'a Telemetry) -> BoxFuture<'a, Snapshot> {
+    fn exported<'a>(&'a self, telemetry: &'a Telemetry) -> BoxFuture<'a, Snapshot> {
         Box::pin(async move {
-            let _ = telemetry.flush(Duration::from_secs(5)).await;
             let built = self.built.lock().unwrap_or_else(|p| p.into_inner());
             let Some((_, memory)) = built.iter().find(|(t, _)| t.same_as(telemetry)) else {
                 return Snapshot::default();

@@ -23,11 +23,16 @@ pub(crate) struct ZipkinExporter {
 
 impl ZipkinExporter {
     /// Builds the exporter. The blocking client must be built outside any async runtime.
-    pub(crate) fn new(endpoint: String, timeout: Duration) -> Result<Self, String> {
-        let client = reqwest::blocking::Client::builder()
-            .timeout(timeout)
-            .build()
-            .map_err(|e| e.to_string())?;
+    pub(crate) fn new(
+        endpoint: String,
+        config: &hyperion::config::TracingConfig,
+    ) -> Result<Self, String> {
+        let target = crate::exporter::Target {
+            url: endpoint.clone(),
+            protocol: config.protocol,
+            note: None,
+        };
+        let client = crate::exporter::http_client(config, &target)?;
         Ok(ZipkinExporter {
             client,
             endpoint,

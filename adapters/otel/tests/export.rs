@@ -446,3 +446,188 @@ async fn zipkin_retries_a_503_but_not_a_400() {
     );
     t.shutdown(Duration::from_secs(5)).await.unwrap();
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn dropping_the_guard_on_a_current_thread_runtime_delivers_every_grpc_span() {
+    // The gRPC connection lives on the adapter's own runtime, so a guard dropped on a blocked
+    // current-thread runtime still gets every span out.
+    const N: usize = 10_000;
+    let receiver = OtlpReceiver::start().await;
+    let extra = "    max_queue_size: 20000\n";
+    let (t, module) = build(&config("otlp", "grpc", &receiver.grpc_endpoint(), extra)).await;
+    let guard = t.shutdown_guard(Duration::from_secs(30));
+    for i in 0..N {
+        let (_, mut s) = t.context().start_span("guarded", SpanOptions::new());
+        s.set_attribute(kv("i", i));
+        s.end();
+    }
+    drop(guard);
+    assert_eq!(module.span_stats().exported, N as u64);
+    assert_eq!(receiver.wait_for_spans(N, WAIT).await.len(), N);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_respect_max_batch_size() {
+    let receiver = OtlpReceiver::start().await;
+    let extra = "    max_batch_size: 10\n";
+    let (t, _) = build(&config(
+        "otlp",
+        "http/protobuf",
+        &receiver.http_endpoint(),
+        extra,
+    ))
+    .await;
+    for _ in 0..35 {
+        let (_, mut s) = t.context().start_span("batched", SpanOptions::new());
+        s.end();
+    }
+    t.shutdown(Duration::from_secs(10)).await.unwrap();
+    receiver.wait_for_spans(35, WAIT).await;
+    let sizes: Vec<usize> = receiver
+        .requests()
+        .iter()
+        .map(|r| {
+            r.resource_spans
+                .iter()
+                .flat_map(|rs| &rs.scope_spans)
+                .map(|ss| ss.spans.len())
+                .sum()
+        })
+        .collect();
+    assert!(sizes.iter().all(|n| *n <= 10), "batch sizes {sizes:?}");
+    assert_eq!(sizes.iter().sum::<usize>(), 35);
+    assert!(sizes.len() >= 4, "batch sizes {sizes:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_retries_unavailable_but_not_invalid_argument() {
+    let receiver = OtlpReceiver::start().await;
+    let (t, module) = build(&config("otlp", "grpc", &receiver.grpc_endpoint(), "")).await;
+    receiver.fail_next_grpc(2, tonic::Code::Unavailable);
+    let (_, mut s) = t.context().start_span("retried", SpanOptions::new());
+    s.end();
+    t.flush(Duration::from_secs(10)).await.unwrap();
+    receiver.wait_for_spans(1, WAIT).await;
+    assert_eq!(receiver.grpc_attempts(), 3);
+    receiver.fail_next_grpc(1, tonic::Code::InvalidArgument);
+    let (_, mut s) = t.context().start_span("rejected", SpanOptions::new());
+    s.end();
+    let _ = t.flush(Duration::from_secs(10)).await;
+    assert_eq!(
+        receiver.grpc_attempts(),
+        4,
+        "INVALID_ARGUMENT is not retried"
+    );
+    assert_eq!(module.span_stats().failed, 1);
+    t.shutdown(Duration::from_secs(5)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_retries_429_502_and_504() {
+    for status in [429, 502, 504] {
+        let receiver = OtlpReceiver::start().await;
+        let (t, module) = build(&config(
+            "otlp",
+            "http/protobuf",
+            &receiver.http_endpoint(),
+            "",
+        ))
+        .await;
+        receiver.fail_next(1, status);
+        let (_, mut s) = t.context().start_span("retried", SpanOptions::new());
+        s.end();
+        t.shutdown(Duration::from_secs(10)).await.unwrap();
+        assert_eq!(receiver.http_attempts(), 2, "status {status}");
+        assert_eq!(module.span_stats().exported, 1, "status {status}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_resource_carries_service_namespace_and_otel_resource_attributes() {
+    let receiver = OtlpReceiver::start().await;
+    let yaml = format!(
+        "service:\n  namespace: shop\ntracing:\n  protocol: grpc\n  endpoint: \"{}\"\n",
+        receiver.grpc_endpoint()
+    );
+    let config = hyperion::ConfigLoader::new()
+        .yaml(yaml)
+        .env([
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "service.name=checkout,region=eu%20west",
+            ),
+            ("OTEL_SERVICE_NAME", ""),
+        ])
+        .load()
+        .unwrap();
+    let t = Telemetry::builder()
+        .module(OtelModule::new())
+        .config(config)
+        .build()
+        .await
+        .unwrap();
+    let (_, mut s) = t.context().start_span("r", SpanOptions::new());
+    s.end();
+    t.shutdown(Duration::from_secs(10)).await.unwrap();
+    let span = &receiver.wait_for_spans(1, WAIT).await[0];
+    assert_eq!(
+        span.resource_attr("service.namespace"),
+        Some(AttrValue::from("shop"))
+    );
+    assert_eq!(
+        span.resource_attr("region"),
+        Some(AttrValue::from("eu west"))
+    );
+    assert_eq!(
+        span.resource_attr("service.name"),
+        Some(AttrValue::from("checkout"))
+    );
+    assert_eq!(
+        span.resource_attr("telemetry.sdk.name"),
+        Some(AttrValue::from("opentelemetry"))
+    );
+}
+
+/// Exports over `https` through a TLS-terminating proxy whose certificate is signed by a CA made
+/// for the test: with `tracing.certificate` naming that CA the spans arrive; without it the
+/// handshake fails verification and the spans are counted as failed.
+async fn over_tls(protocol: &str) {
+    let receiver = OtlpReceiver::start().await;
+    let (target, alpn) = if protocol == "grpc" {
+        (receiver.grpc_addr(), "h2")
+    } else {
+        (receiver.http_addr(), "http/1.1")
+    };
+    let proxy = support::TlsProxy::start(target, &[alpn]).await;
+    let trusted = format!("  certificate: \"{}\"\n", proxy.ca_file().display());
+    let (t, module) = build(&config("otlp", protocol, &proxy.endpoint(), &trusted)).await;
+    let trace_id = record_trace(&t).await;
+    t.shutdown(Duration::from_secs(10)).await.unwrap();
+    assert_trace(&receiver.wait_for_spans(4, WAIT).await, &trace_id);
+    assert!(proxy.handshakes() >= 1);
+    assert_eq!(module.span_stats().exported, 4);
+
+    receiver.clear();
+    let untrusted = "  timeout: 2s\n";
+    let (t, module) = build(&config("otlp", protocol, &proxy.endpoint(), untrusted)).await;
+    let (_, mut s) = t.context().start_span("untrusted", SpanOptions::new());
+    s.end();
+    let _ = t.shutdown(Duration::from_secs(10)).await;
+    assert_eq!(
+        module.span_stats().failed,
+        1,
+        "{protocol}: {:?}",
+        module.span_stats()
+    );
+    assert!(receiver.spans().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_over_tls_verifies_the_collector() {
+    over_tls("grpc").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_over_tls_verifies_the_collector() {
+    over_tls("http/protobuf").await;
+}

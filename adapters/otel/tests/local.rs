@@ -168,3 +168,39 @@ async fn export_statistics_are_published_through_the_facade_meter() {
         .sum();
     assert_eq!(exported, 7.0);
 }
+
+/// Every sampler name against a sampled and an unsampled remote parent, and as a root.
+#[tokio::test]
+async fn every_sampler_decides_as_its_name_says() {
+    // (sampler, sample_rate, root sampled?, child of sampled remote?, child of unsampled remote?)
+    let cases = [
+        ("always_on", 0.0, true, true, true),
+        ("always_off", 1.0, false, false, false),
+        ("traceidratio", 1.0, true, true, true),
+        ("traceidratio", 0.0, false, false, false),
+        ("parentbased_always_on", 0.0, true, true, false),
+        ("parentbased_always_off", 1.0, false, true, false),
+        ("parentbased_traceidratio", 1.0, true, true, false),
+        ("parentbased_traceidratio", 0.0, false, true, false),
+    ];
+    for (sampler, rate, root, sampled_parent, unsampled_parent) in cases {
+        let yaml =
+            format!("tracing:\n  exporter: none\n  sampler: {sampler}\n  sample_rate: {rate}\n");
+        let spans = spans_with(&yaml, |t| {
+            let (_, mut s) = t.context().start_span("root", SpanOptions::new());
+            s.end();
+            for flags in ["01", "00"] {
+                let ctx = t.extract(&incoming(flags));
+                let (_, mut s) = ctx.start_span(format!("child-of-{flags}"), SpanOptions::new());
+                s.end();
+            }
+        })
+        .await;
+        let got = |name: &str| spans.iter().any(|s| s.name == name);
+        assert_eq!(
+            (got("root"), got("child-of-01"), got("child-of-00")),
+            (root, sampled_parent, unsampled_parent),
+            "sampler {sampler} at {rate}"
+        );
+    }
+}

@@ -204,6 +204,8 @@ fn assert_sample_span(span: &support::ReceivedSpan, name: &str) {
 }
 
 fn http_client() -> reqwest::Client {
+    // The adapter's `http-tls` feature builds reqwest without a default crypto provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(10))

@@ -20,12 +20,14 @@
 mod otlp;
 mod rotel;
 mod server;
+mod tls;
 mod zipkin;
 
 pub use otlp::{
     AttrValue, Delivery, OtlpReceiver, ReceivedEvent, ReceivedLink, ReceivedSpan, Transport,
 };
 pub use rotel::{ForwardProtocol, Rotel, RotelBuilder, free_port, rotel_agent_path};
+pub use tls::TlsProxy;
 pub use zipkin::ZipkinReceiver;
 
 /// The generated OTLP trace types the helpers traffic in, re-exported for tests that build or

@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Overrides where the `rotel-agent` binary is looked for.
-pub const ROTEL_AGENT_ENV: &str = "HYPERION_ROTEL_AGENT";
+/// (Not `HYPERION_*`: that prefix is the configuration's, and an unknown key there is an error.)
+pub const ROTEL_AGENT_ENV: &str = "ROTEL_AGENT_BIN";
 
 /// How long [`Rotel`] waits for both of its ports to accept connections.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -34,7 +35,9 @@ impl ForwardProtocol {
 }
 
 /// The path of the `rotel-agent` binary that `pip install rotel` put inside the `rotel` Python
-/// package (the wheel puts no command on `PATH`), or the one `$HYPERION_ROTEL_AGENT` names.
+/// package (the wheel puts no command on `PATH`), or the one `$ROTEL_AGENT_BIN` names.
+/// `scripts/setup.sh` installs it into the virtualenv `.tools/venv` of the workspace, which is
+/// tried first; then the `python3` on `PATH`.
 ///
 /// Panics, telling to run `scripts/setup.sh`, when it cannot be found: tests that need rotel
 /// fail rather than skip.
@@ -62,7 +65,9 @@ fn find_rotel_agent() -> Result<PathBuf, String> {
         };
     }
     let mut tried = Vec::new();
-    for python in ["python3", "python"] {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/venv/bin/python");
+    let venv = venv.to_string_lossy().into_owned();
+    for python in [venv.as_str(), "python3", "python"] {
         let output = Command::new(python)
             .args([
                 "-c",
