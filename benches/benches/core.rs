@@ -2,46 +2,49 @@
 // name), 2 cores, rustc 1.95.0 (59807616e 2026-04-14); other builds were running, so expect +-15%
 // between runs. Criterion point estimates; ratio = hyperion / other (below 1: hyperion faster).
 // Allocations per call come from `cargo test -p hyperion-bench -- --nocapture` (src/lib.rs).
+// Context and Span are one pointer each since commit e011c63 (before: 24.6 ns no-op span).
 //
 // | group: case                                   | hyperion | other                       | ratio  |
 // |-----------------------------------------------|----------|-----------------------------|--------|
-// | noop_span: start_span + end                   | 24.6 ns  | otel global noop   39.8 ns  | 0.62   |
-// |                                               |          | tracing span       1.64 ns  | 15     |
-// |   same, child ctx + span dropped in the loop  | 14.7 ns  | (as above)                  | 0.37/9 |
-// | noop_counter: add with 3 attributes           | 2.82 ns  | metrics-rs counter! 3.00 ns | 0.94   |
-// | noop_intercept: intercept_sync                | 10.4 ns  | (no equivalent)             |        |
-// |   intercept, async (noop-waker block_on)      | 26.8 ns  |                             |        |
-// |   start_call + finish                         | 12.9 ns  |                             |        |
-// | noop_log: info with 1 attribute               | 5.76 ns  | tracing info!      0.28 ns  | 20     |
-// | propagation_inject: HeaderMap, Context::inject| 69.8 ns  | otel_sdk           329 ns   | 0.21   |
-// |   inject_trace_context, HeaderMap             | 67.4 ns  | otel_sdk           329 ns   | 0.20   |
-// |   HashMap<String, String>                     | 38.2 ns  | otel_sdk           391 ns   | 0.10   |
-// |   codec alone (one reused String buffer)      | 16.9 ns  | otel_sdk           215 ns   | 0.08   |
-// |   fresh HeaderMap per call                    | 109 ns   | otel_sdk           373 ns   | 0.29   |
-// |   fresh HashMap per call                      | 90.0 ns  | otel_sdk           341 ns   | 0.26   |
-// | propagation_extract: HeaderMap, Context::extr.| 152 ns   | otel_sdk           280 ns   | 0.54   |
-// |   extract_trace_context, HeaderMap            | 106 ns   | otel_sdk           280 ns   | 0.38   |
-// |   HashMap<String, String>, Context::extract   | 88.6 ns  | otel_sdk           278 ns   | 0.32   |
-// |   codec alone (one-header carrier)            | 22.8 ns  | otel_sdk           203 ns   | 0.11   |
+// | noop_span: start_span + end                   | 4.45 ns  | otel global noop   54.8 ns  | 0.08   |
+// |                                               |          | tracing span       1.87 ns  | 2.4    |
+// |   same, child ctx + span dropped in the loop  | 4.84 ns  | (as above)                  |        |
+// | noop_counter: add with 3 attributes           | 3.96 ns  | metrics-rs counter! 4.79 ns | 0.83   |
+// | noop_intercept: intercept_sync                | 11.6 ns  | (no equivalent)             |        |
+// |   intercept, async (noop-waker block_on)      | 27.4 ns  |                             |        |
+// |   start_call + finish                         | 6.19 ns  |                             |        |
+// | noop_log: info with 1 attribute               | 5.85 ns  | tracing info!      0.33 ns  | 18     |
+// | propagation_inject: HeaderMap, Context::inject| 70.8 ns  | otel_sdk           484 ns   | 0.15   |
+// |   inject_trace_context, HeaderMap             | 79.7 ns  | otel_sdk           484 ns   | 0.16   |
+// |   HashMap<String, String>                     | 41.3 ns  | otel_sdk           285 ns   | 0.14   |
+// |   codec alone (one reused String buffer)      | 14.4 ns  | otel_sdk           222 ns   | 0.06   |
+// |   fresh HeaderMap per call                    | 99.8 ns  | otel_sdk           367 ns   | 0.27   |
+// |   fresh HashMap per call                      | 79.6 ns  | otel_sdk           344 ns   | 0.23   |
+// | propagation_extract: HeaderMap, Context::extr.| 153 ns   | otel_sdk           278 ns   | 0.55   |
+// |   extract_trace_context, HeaderMap            | 106 ns   | otel_sdk           278 ns   | 0.38   |
+// |   HashMap<String, String>, Context::extract   | 95.2 ns  | otel_sdk           272 ns   | 0.35   |
+// |   codec alone (one-header carrier)            | 22.0 ns  | otel_sdk           213 ns   | 0.10   |
 //
 // Carriers are reused across iterations unless marked fresh. The SDK's inject also writes an empty
-// `tracestate`; hyperion writes none when the trace state is empty.
+// `tracestate`; hyperion writes none when the trace state is empty. Context::extract allocates the
+// new context (one `Arc`) and also looks up `baggage`.
 //
 // Allocations per call: hyperion no-op span, counter add, log, intercept_sync, async intercept and
 // start_call + finish: 0 (asserted). otel global no-op span 1; tracing span and info! 0;
 // metrics-rs counter! 0. Inject: hyperion HashMap 0, HeaderMap 1 (the HeaderValue); otel_sdk
-// HashMap 5. Extract: hyperion HashMap 0, HeaderMap 0; otel_sdk HashMap 4.
+// HashMap 5. Extract: hyperion codec 0, Context::extract 1 (the context); otel_sdk HashMap 4.
 //
 // Goals:
-// - no-op span <= 1 ns with 0 allocations: MISSED on time, 24.6 ns (14.7 ns when the child context
-//   and span are dropped in the loop); met on allocations, 0.
-// - no-op counter <= 1 ns with 0 allocations: MISSED on time, 2.82 ns (level with metrics-rs,
-//   3.00 ns); met on allocations, 0.
-// - inject <= 50 ns (SDK ~262 ns): met with HashMap (38.2 ns) and by the codec alone (16.9 ns);
-//   MISSED with http::HeaderMap, 69.8 ns, most of it the HeaderMap insert.
-// - extract <= 50 ns (SDK ~215 ns): met by the codec alone (22.8 ns); MISSED with real carriers:
-//   HeaderMap 106 ns (152 ns via Context::extract, which also looks up `baggage`), HashMap 88.6 ns.
-//   The header lookups cost more than the parsing.
+// - no-op span <= 1 ns with 0 allocations: MISSED on time, 4.45 ns (tracing: 1.87 ns); met on
+//   allocations, 0. What is left is building SpanOptions, the name and the returned (Context, Span)
+//   pair, and their drops: each a branch, but not free.
+// - no-op counter <= 1 ns with 0 allocations: MISSED on time, 3.96 ns (metrics-rs 4.79 ns); met on
+//   allocations, 0. The three attributes are built before the branch: a slice API costs that.
+// - inject <= 50 ns (SDK ~262 ns): met with HashMap (41.3 ns) and by the codec alone (14.4 ns);
+//   MISSED with http::HeaderMap, 70.8 ns, most of it the HeaderMap insert and its HeaderValue.
+// - extract <= 50 ns (SDK ~215 ns): met by the codec alone (22.0 ns); MISSED with real carriers:
+//   HeaderMap 106 ns, HashMap 95 ns via Context::extract: the header lookups (hashing the names)
+//   cost more than the parsing.
 
 //! The hyperion facade side by side with the crates users would pick instead, in one run.
 //!

@@ -197,3 +197,208 @@ mod allocations {
         }
     }
 }
+
+/// Allocations per recording span for `benches/otel.rs`: the facade through the otel adapter,
+/// the raw SDK and `tracing` + `tracing-opentelemetry`, over providers with no span processor.
+#[cfg(test)]
+mod otel_allocations {
+    use std::hint::black_box;
+
+    use hyperion::{Config, Key, KeyValue, SpanOptions, Telemetry, Value};
+    use opentelemetry::trace::{Span as _, TraceContextExt as _, Tracer as _, TracerProvider as _};
+    use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    const RUNS: u64 = 1000;
+    const ATTRS: [KeyValue<'static>; 5] = [
+        KeyValue::from_static("http.request.method", "GET"),
+        KeyValue {
+            key: Key::from_static("http.response.status_code"),
+            value: Value::I64(200),
+        },
+        KeyValue {
+            key: Key::from_static("load.ratio"),
+            value: Value::F64(0.25),
+        },
+        KeyValue {
+            key: Key::from_static("cache.hit"),
+            value: Value::Bool(true),
+        },
+        KeyValue::from_static("user.id", "42"),
+    ];
+
+    fn otel_attrs() -> [opentelemetry::KeyValue; 5] {
+        [
+            opentelemetry::KeyValue::new("http.request.method", "GET"),
+            opentelemetry::KeyValue::new("http.response.status_code", 200_i64),
+            opentelemetry::KeyValue::new("load.ratio", 0.25),
+            opentelemetry::KeyValue::new("cache.hit", true),
+            opentelemetry::KeyValue::new("user.id", "42"),
+        ]
+    }
+
+    /// Allocations and bytes per call of `f`, after one warm-up call.
+    fn per_call(mut f: impl FnMut()) -> (f64, f64) {
+        f();
+        let info = allocation_counter::measure(|| {
+            for _ in 0..RUNS {
+                f();
+            }
+        });
+        (
+            info.count_total as f64 / RUNS as f64,
+            info.bytes_total as f64 / RUNS as f64,
+        )
+    }
+
+    fn sdk_provider() -> SdkTracerProvider {
+        SdkTracerProvider::builder()
+            .with_sampler(Sampler::AlwaysOn)
+            .build()
+    }
+
+    #[test]
+    fn otel_span_allocations() {
+        let config = Config::from_yaml_str("tracing:\n  exporter: none\n  sampler: always_on\n")
+            .expect("valid YAML");
+        let telemetry = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+            .block_on(
+                Telemetry::builder()
+                    .module(hyperion_otel::OtelModule::new())
+                    .config(config)
+                    .build(),
+            )
+            .expect("module otel builds");
+        let root = telemetry.context();
+        let (parent, _root_span) = root.start_span("root", SpanOptions::new());
+        let provider = sdk_provider();
+        let tracer = provider.tracer("bench");
+        let empty = opentelemetry::Context::new();
+        let sdk_parent = opentelemetry::Context::new().with_span(tracer.start("root"));
+        let sdk_remote = opentelemetry::Context::new()
+            .with_remote_span_context(sdk_parent.span().span_context().clone());
+
+        let mut rows = vec![
+            (
+                "hyperion_otel span start+end",
+                per_call(|| {
+                    let (child, mut span) = black_box(&root).start_span("op", SpanOptions::new());
+                    span.end();
+                    black_box((child, span));
+                }),
+            ),
+            (
+                "otel_sdk start+end",
+                per_call(|| {
+                    let mut span = black_box(&tracer).start("op");
+                    span.end();
+                    black_box(span);
+                }),
+            ),
+            (
+                "otel_sdk build_with_context+end",
+                per_call(|| {
+                    let mut span = tracer.build_with_context(tracer.span_builder("op"), &empty);
+                    span.end();
+                    black_box(span);
+                }),
+            ),
+            (
+                "hyperion_otel 5 attrs",
+                per_call(|| {
+                    let (child, mut span) =
+                        black_box(&root).start_span("op", SpanOptions::new().attributes(&ATTRS));
+                    span.end();
+                    black_box((child, span));
+                }),
+            ),
+            (
+                "otel_sdk 5 attrs (build_with_context)",
+                per_call(|| {
+                    let builder = tracer.span_builder("op").with_attributes(otel_attrs());
+                    let mut span = tracer.build_with_context(builder, &empty);
+                    span.end();
+                    black_box(span);
+                }),
+            ),
+            (
+                "hyperion_otel child span",
+                per_call(|| {
+                    let (child, mut span) = black_box(&parent).start_span("op", SpanOptions::new());
+                    span.end();
+                    black_box((child, span));
+                }),
+            ),
+            (
+                "otel_sdk child (parent span in Context)",
+                per_call(|| {
+                    let mut span =
+                        tracer.build_with_context(tracer.span_builder("op"), &sdk_parent);
+                    span.end();
+                    black_box(span);
+                }),
+            ),
+            (
+                "otel_sdk child (remote parent Context)",
+                per_call(|| {
+                    let mut span =
+                        tracer.build_with_context(tracer.span_builder("op"), &sdk_remote);
+                    span.end();
+                    black_box(span);
+                }),
+            ),
+            (
+                "otel_sdk remote parent Context, built per call",
+                per_call(|| {
+                    black_box(
+                        opentelemetry::Context::new()
+                            .with_remote_span_context(sdk_parent.span().span_context().clone()),
+                    );
+                }),
+            ),
+        ];
+
+        let provider = sdk_provider();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
+        tracing::subscriber::with_default(subscriber, || {
+            rows.push((
+                "tracing_otel span entered+dropped",
+                per_call(|| drop(tracing::info_span!("op").entered())),
+            ));
+            rows.push((
+                "tracing_otel 5 attrs",
+                per_call(|| {
+                    drop(
+                        tracing::info_span!(
+                            "op",
+                            http.request.method = "GET",
+                            http.response.status_code = 200_i64,
+                            load.ratio = 0.25,
+                            cache.hit = true,
+                            user.id = "42"
+                        )
+                        .entered(),
+                    )
+                }),
+            ));
+            let root = tracing::info_span!("root");
+            let _entered = root.enter();
+            rows.push((
+                "tracing_otel child span",
+                per_call(|| drop(tracing::info_span!("op").entered())),
+            ));
+        });
+
+        println!(
+            "otel allocations per call (mean of {RUNS}, after one warm-up call); \
+             size_of SDK span {} bytes:",
+            std::mem::size_of::<opentelemetry_sdk::trace::Span>()
+        );
+        for (name, (count, bytes)) in &rows {
+            println!("  {name:<48} {count:>5.2} allocs {bytes:>7.1} bytes");
+        }
+    }
+}
