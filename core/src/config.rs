@@ -198,7 +198,7 @@ impl Default for BatchConfig {
 }
 
 /// The `metrics` section: the Prometheus endpoint and OTLP export of metrics.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MetricsConfig {
     /// Whether metrics are recorded at all. Default: `true`.
@@ -227,6 +227,13 @@ pub struct MetricsConfig {
     pub exemplars: bool,
     /// The most distinct attribute sets kept per instrument; at least 1. Default: 2000.
     pub cardinality_limit: usize,
+    /// Attribute (label) values longer than this many bytes are truncated (at a character
+    /// boundary); at least 1. Default: 256.
+    pub max_label_value_length: usize,
+    /// Histogram bucket boundaries for instruments that give none; ascending, finite. Default:
+    /// none, which means second-scale buckets for instruments in `s` and OpenTelemetry's
+    /// defaults otherwise.
+    pub histogram_boundaries: Option<Vec<f64>>,
 }
 
 impl Default for MetricsConfig {
@@ -244,6 +251,8 @@ impl Default for MetricsConfig {
             interval: Duration::from_secs(60),
             exemplars: true,
             cardinality_limit: 2000,
+            max_label_value_length: 256,
+            histogram_boundaries: None,
         }
     }
 }
@@ -1507,6 +1516,23 @@ impl Config {
                 "an integer of at least 1",
             ));
         }
+        if metrics.max_label_value_length == 0 {
+            return Err(ConfigError::invalid(
+                "metrics.max_label_value_length",
+                0,
+                "an integer of at least 1",
+            ));
+        }
+        if let Some(bounds) = &metrics.histogram_boundaries {
+            let ascending = bounds.windows(2).all(|w| w[0] < w[1]);
+            if bounds.is_empty() || !ascending || bounds.iter().any(|b| !b.is_finite()) {
+                return Err(ConfigError::invalid(
+                    "metrics.histogram_boundaries",
+                    format!("{bounds:?}"),
+                    "a non-empty list of finite numbers in ascending order",
+                ));
+            }
+        }
 
         let members = self.propagation.max_tracestate_members;
         if !(1..=propagation::MAX_TRACESTATE_MEMBERS).contains(&members) {
@@ -1746,6 +1772,8 @@ metrics:
         assert_eq!(m.interval, Duration::from_secs(60));
         assert!(m.exemplars);
         assert_eq!(m.cardinality_limit, 2000);
+        assert_eq!(m.max_label_value_length, 256);
+        assert_eq!(m.histogram_boundaries, None);
     }
 
     #[test]
@@ -2758,6 +2786,29 @@ propagation: {max_baggage_members: 8, max_baggage_bytes: 100, max_tracestate_mem
                 "an integer of at least 1",
             ],
         );
+    }
+
+    #[test]
+    fn label_length_and_histogram_boundaries_are_validated() {
+        let m = ok(
+            "metrics:\n  max_label_value_length: 64\n  histogram_boundaries: [0.1, 1, 10]\n",
+            &[],
+        )
+        .metrics;
+        assert_eq!(m.max_label_value_length, 64);
+        assert_eq!(m.histogram_boundaries, Some(vec![0.1, 1.0, 10.0]));
+        fails(
+            "metrics:\n  max_label_value_length: 0\n",
+            &[],
+            &["`metrics.max_label_value_length`", "found 0", "at least 1"],
+        );
+        for bad in ["[]", "[1, 0.5]", "[1, 1]"] {
+            fails(
+                &format!("metrics:\n  histogram_boundaries: {bad}\n"),
+                &[],
+                &["`metrics.histogram_boundaries`", "ascending order"],
+            );
+        }
     }
 
     #[test]
