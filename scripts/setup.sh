@@ -40,6 +40,43 @@ fi
 rotel_agent="$("$venv/bin/python" -c 'import os, rotel; print(os.path.join(os.path.dirname(rotel.__file__), "rotel-agent"))')"
 [ -x "$rotel_agent" ] || { echo "setup: rotel-agent not found at $rotel_agent" >&2; exit 1; }
 
+# Prometheus: Debian's package (2.42 on bookworm), which the OpenTelemetry adapter's metrics tests
+# start on a port of their own (with --enable-feature=exemplar-storage) to scrape the adapter's
+# endpoint. The package's postinst would start its own daemon on :9090 (a SysV init script run via
+# invoke-rc.d when there is no systemd) and enable it at boot; the tests need neither, so the
+# start is denied during the install and the service is stopped and disabled afterwards.
+if ! command -v prometheus >/dev/null 2>&1; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: prometheus is not installed and this is not root; run as root or" \
+      "'sudo apt-get install -y --no-install-recommends prometheus' first" >&2
+    exit 1
+  fi
+  command -v apt-get >/dev/null 2>&1 || { echo "setup: prometheus is missing and there is no apt-get to install it" >&2; exit 1; }
+  policy=/usr/sbin/policy-rc.d
+  own_policy=no
+  if [ ! -e "$policy" ]; then
+    own_policy=yes
+    # Deny service starts during the install only (101 = action forbidden, see invoke-rc.d(8)).
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  if [ "$own_policy" = yes ]; then
+    rm -f "$policy"
+    trap - EXIT
+  fi
+  if [ -x /etc/init.d/prometheus ]; then
+    /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+    update-rc.d prometheus disable >/dev/null 2>&1 || true
+  fi
+  if [ -d /run/systemd/system ]; then
+    systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  fi
+fi
+echo "setup: $(prometheus --version 2>&1 | head -n 1) at $(command -v prometheus)"
+
 # Fetch every crate once, so that the build and test steps that follow work from the lock file.
 cargo fetch --locked
 echo "setup: ok ($(rustc --version); rotel $ROTEL_VERSION at $rotel_agent)"

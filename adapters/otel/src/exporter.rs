@@ -6,7 +6,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use hyperion::config::{Compression, ConfigError, Exporter, Protocol, TracingConfig};
-use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig as _, WithTonicConfig as _};
+use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
 
 /// Where and how spans go.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -148,68 +148,107 @@ fn retry_policy() -> opentelemetry_otlp::RetryPolicy {
         .with_max_delay(Duration::from_secs(2))
 }
 
-/// Builds the OTLP exporter. gRPC must be built on the tokio runtime (tonic connects lazily on
-/// it); HTTP builds a blocking client, which must not be built on a runtime thread — the caller
-/// runs it on a blocking thread.
-///
-/// The SDK's synchronous batch processor has no per-export timeout of its own, so
-/// `tracing.batch.export_timeout` bounds each export through the exporter's timeout, together
-/// with `tracing.timeout` (the smaller wins).
+/// The settings both OTLP transports share: endpoint, timeout, retry, compression.
+fn common<B: WithExportConfig>(b: B, config: &TracingConfig, url: &str) -> B {
+    b.with_endpoint(url.to_owned())
+        .with_timeout(export_timeout(config))
+}
+
+/// gRPC: headers as metadata, gzip, TLS for `https` (rustls, webpki roots plus
+/// `tracing.certificate`). Build on the runtime the connection should live on.
+fn tonic_settings<B: WithExportConfig + WithTonicConfig>(
+    b: B,
+    config: &TracingConfig,
+    url: &str,
+) -> Result<B, String> {
+    let mut metadata = tonic::metadata::MetadataMap::new();
+    for (k, v) in &config.headers {
+        let key = tonic::metadata::MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes())
+            .map_err(|_| format!("invalid header name {k:?} in tracing.headers"))?;
+        let value = v
+            .parse()
+            .map_err(|_| format!("invalid value for header {k:?} in tracing.headers"))?;
+        metadata.insert(key, value);
+    }
+    let mut b = common(b, config, url)
+        .with_metadata(metadata)
+        .with_retry_policy(retry_policy());
+    if config.compression == Compression::Gzip {
+        b = b.with_compression(opentelemetry_otlp::Compression::Gzip);
+    }
+    if url.starts_with("https://") {
+        let mut tls = tonic::transport::ClientTlsConfig::new().with_enabled_roots();
+        if let Some(pem) = ca_certificate(config)? {
+            tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
+        }
+        b = b.with_tls_config(tls);
+    }
+    Ok(b)
+}
+
+/// OTLP/HTTP: protobuf or JSON, headers, gzip, our blocking client (TLS with `http-tls`).
+/// Build off the async runtime.
+fn http_settings<B: WithExportConfig + WithHttpConfig>(
+    b: B,
+    config: &TracingConfig,
+    target: &Target,
+    url: &str,
+) -> Result<B, String> {
+    let protocol = if target.protocol == Protocol::HttpJson {
+        opentelemetry_otlp::Protocol::HttpJson
+    } else {
+        opentelemetry_otlp::Protocol::HttpBinary
+    };
+    let headers: HashMap<String, String> = config.headers.clone().into_iter().collect();
+    let mut b = common(
+        b.with_http_client(http_client(config, target)?),
+        config,
+        url,
+    )
+    .with_protocol(protocol)
+    .with_headers(headers)
+    .with_retry_policy(retry_policy());
+    if config.compression == Compression::Gzip {
+        b = b.with_compression(opentelemetry_otlp::Compression::Gzip);
+    }
+    Ok(b)
+}
+
+/// Builds the OTLP span exporter. gRPC must be built on the tokio runtime its connection should
+/// live on; HTTP builds a blocking client, which must not be built on a runtime thread.
 pub(crate) fn otlp(
     config: &TracingConfig,
     target: &Target,
 ) -> Result<opentelemetry_otlp::SpanExporter, String> {
     let builder = opentelemetry_otlp::SpanExporter::builder();
     let result = match target.protocol {
-        Protocol::Grpc => {
-            let mut metadata = tonic::metadata::MetadataMap::new();
-            for (k, v) in &config.headers {
-                let key =
-                    tonic::metadata::MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes())
-                        .map_err(|_| format!("invalid header name {k:?} in tracing.headers"))?;
-                let value = v
-                    .parse()
-                    .map_err(|_| format!("invalid value for header {k:?} in tracing.headers"))?;
-                metadata.insert(key, value);
-            }
-            let mut b = builder
-                .with_tonic()
-                .with_endpoint(target.url.clone())
-                .with_timeout(export_timeout(config))
-                .with_metadata(metadata)
-                .with_retry_policy(retry_policy());
-            if config.compression == Compression::Gzip {
-                b = b.with_compression(opentelemetry_otlp::Compression::Gzip);
-            }
-            if target.url.starts_with("https://") {
-                // rustls with the webpki roots, plus the configured CA if any.
-                let mut tls = tonic::transport::ClientTlsConfig::new().with_enabled_roots();
-                if let Some(pem) = ca_certificate(config)? {
-                    tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
-                }
-                b = b.with_tls_config(tls);
-            }
-            b.build()
-        }
+        Protocol::Grpc => tonic_settings(builder.with_tonic(), config, &target.url)?.build(),
         Protocol::HttpProtobuf | Protocol::HttpJson => {
-            let protocol = if target.protocol == Protocol::HttpJson {
-                opentelemetry_otlp::Protocol::HttpJson
-            } else {
-                opentelemetry_otlp::Protocol::HttpBinary
-            };
-            let headers: HashMap<String, String> = config.headers.clone().into_iter().collect();
-            let mut b = builder
-                .with_http()
-                .with_http_client(http_client(config, target)?)
-                .with_protocol(protocol)
-                .with_endpoint(target.url.clone())
-                .with_timeout(export_timeout(config))
-                .with_headers(headers)
-                .with_retry_policy(retry_policy());
-            if config.compression == Compression::Gzip {
-                b = b.with_compression(opentelemetry_otlp::Compression::Gzip);
-            }
-            b.build()
+            http_settings(builder.with_http(), config, target, &target.url)?.build()
+        }
+    };
+    result.map_err(|e| e.to_string())
+}
+
+/// The OTLP/HTTP URL for metrics beside a traces URL (`…/v1/traces` becomes `…/v1/metrics`).
+pub(crate) fn metrics_url(target: &Target) -> String {
+    match target.url.strip_suffix("/v1/traces") {
+        Some(base) if target.protocol != Protocol::Grpc => format!("{base}/v1/metrics"),
+        _ => target.url.clone(),
+    }
+}
+
+/// Builds the OTLP metric exporter to the same collector as traces (same rules as [`otlp`]).
+pub(crate) fn otlp_metrics(
+    config: &TracingConfig,
+    target: &Target,
+) -> Result<opentelemetry_otlp::MetricExporter, String> {
+    let builder = opentelemetry_otlp::MetricExporter::builder();
+    let url = metrics_url(target);
+    let result = match target.protocol {
+        Protocol::Grpc => tonic_settings(builder.with_tonic(), config, &url)?.build(),
+        Protocol::HttpProtobuf | Protocol::HttpJson => {
+            http_settings(builder.with_http(), config, target, &url)?.build()
         }
     };
     result.map_err(|e| e.to_string())

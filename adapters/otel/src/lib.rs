@@ -27,7 +27,8 @@
 //! use hyperion_otel::OtelModule;
 //!
 //! let config = Config::from_yaml_str(
-//!     "tracing:\n  service_name: users\n  exporter: otlp\n  endpoint: http://localhost:4317\n",
+//!     "tracing:\n  service_name: users\n  exporter: otlp\n  endpoint: http://localhost:4317\n\
+//!      metrics:\n  exporter: prometheus\n  port: 9464\n",
 //! )?;
 //! let telemetry = Telemetry::builder().module(OtelModule::new()).config(config).build().await?;
 //! let guard = telemetry.shutdown_guard(std::time::Duration::from_secs(5));
@@ -41,7 +42,11 @@
 
 mod console;
 mod convert;
+mod endpoint;
 mod exporter;
+mod metrics;
+mod prometheus;
+mod runtime;
 mod stats;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -49,7 +54,7 @@ mod tracer;
 #[cfg(feature = "zipkin")]
 mod zipkin;
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use hyperion::config::{Config, ConfigError, Exporter, Sampler};
 use hyperion::registry::{BoxFuture, BuildRequest, Module, ModuleError, ModuleInstance};
@@ -59,6 +64,8 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
 
+pub use endpoint::PrometheusEndpoint;
+pub use metrics::MetricStats;
 pub use stats::SpanExportStats;
 
 use stats::{CountingExporter, GatedProcessor, Stats};
@@ -75,7 +82,7 @@ pub const MODULE_NAME: &str = "otel";
 /// use hyperion_otel::OtelModule;
 ///
 /// let otel = OtelModule::new();
-/// let config = Config::from_yaml_str("tracing:\n  exporter: none\n")?;
+/// let config = Config::from_yaml_str("tracing:\n  exporter: none\nmetrics:\n  port: 0\n")?;
 /// let telemetry = Telemetry::builder().module(otel.clone()).config(config).build().await?;
 /// let (_, mut span) = telemetry.context().start_span("work", SpanOptions::new());
 /// span.end();
@@ -86,9 +93,13 @@ pub const MODULE_NAME: &str = "otel";
 #[derive(Clone, Debug, Default)]
 pub struct OtelModule {
     stats: Arc<Mutex<Arc<Stats>>>,
+    endpoint: Arc<Mutex<Option<PrometheusEndpoint>>>,
+    meters: Arc<Mutex<Option<Arc<metrics::OtelMeterProvider>>>>,
     console: console::Sink,
     #[cfg(feature = "testing")]
     extra_exporter: Option<testing::Capture>,
+    #[cfg(feature = "testing")]
+    metric_tap: Option<testing::MetricTap>,
 }
 
 impl OtelModule {
@@ -104,6 +115,27 @@ impl OtelModule {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .snapshot()
+    }
+
+    /// Metric values dropped as invalid and records folded into overflow series so far, by the
+    /// telemetry most recently built from this module.
+    pub fn metric_stats(&self) -> MetricStats {
+        self.meters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|m| m.stats())
+            .unwrap_or_default()
+    }
+
+    /// The Prometheus endpoint of the telemetry most recently built from this module, when its
+    /// `metrics.exporter` is `prometheus` or `both`: its address, and a router to mount it in an
+    /// application's own axum server.
+    pub fn prometheus_endpoint(&self) -> Option<PrometheusEndpoint> {
+        self.endpoint
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Writes the `console` exporter's trees into a buffer instead of stderr (for tests and
@@ -126,22 +158,41 @@ impl Module for OtelModule {
         Box::pin(async move {
             let stats = Arc::new(Stats::default());
             *self.stats.lock().unwrap_or_else(|p| p.into_inner()) = stats.clone();
+            let mut runtime = None;
             let mut instance = OtelInstance {
                 provider: None,
                 tracer: None,
+                meters: None,
+                meter_provider: None,
+                runtime_metrics: None,
                 stats: stats.clone(),
                 runtime: None,
             };
             if request.signals.tracing {
-                let (provider, runtime) = self.tracer_provider(request.config, &stats).await?;
+                let provider = self
+                    .tracer_provider(request.config, &stats, &mut runtime)
+                    .await?;
                 let scope = opentelemetry::InstrumentationScope::builder("hyperion")
                     .with_version(env!("CARGO_PKG_VERSION"))
                     .build();
                 let tracer = provider.tracer_with_scope(scope);
                 instance.tracer = Some(Arc::new(tracer::OtelTracer::new(tracer)));
                 instance.provider = Some(provider);
-                instance.runtime = runtime;
             }
+            if request.signals.metrics {
+                let meters = self.meter_provider(request.config, &mut runtime).await?;
+                if request.config.metrics.collect_runtime {
+                    instance.runtime_metrics = Some(RuntimeCollection {
+                        metrics: meters.runtime.clone(),
+                        app_runtime: tokio::runtime::Handle::try_current().ok(),
+                    });
+                }
+                instance.meters = meters.otlp.clone();
+                let provider = Arc::new(meters.provider);
+                *self.meters.lock().unwrap_or_else(|p| p.into_inner()) = Some(provider.clone());
+                instance.meter_provider = Some(provider);
+            }
+            instance.runtime = runtime;
             Ok(Box::new(instance) as Box<dyn ModuleInstance>)
         })
     }
@@ -155,24 +206,38 @@ fn config_error(e: ConfigError) -> ModuleError {
     ModuleError::new(MODULE_NAME, e.to_string()).with_source(e)
 }
 
-/// The runtime the gRPC exporter's connection lives on: its own, one worker thread, so that
-/// exports never depend on the application's runtime being free (a current-thread runtime that is
-/// blocked — say, in a shutdown guard's drop — would otherwise stall every export).
-struct GrpcRuntime(Option<tokio::runtime::Runtime>);
+/// The adapter's own runtime, one worker thread: the gRPC exporters' connections and the
+/// Prometheus listener live here, so that they never depend on the application's runtime being
+/// free (a current-thread runtime that is blocked — say, in a shutdown guard's drop — would
+/// otherwise stall every export and every scrape).
+struct AdapterRuntime(Option<tokio::runtime::Runtime>);
 
-impl GrpcRuntime {
+impl AdapterRuntime {
     fn new() -> Result<Self, ModuleError> {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
-            .thread_name("hyperion-otel-grpc")
+            .thread_name("hyperion-otel")
             .enable_all()
             .build()
-            .map(|rt| GrpcRuntime(Some(rt)))
+            .map(|rt| AdapterRuntime(Some(rt)))
             .map_err(module_error)
+    }
+
+    /// The runtime in `slot`, started on first use.
+    fn get(slot: &mut Option<AdapterRuntime>) -> Result<tokio::runtime::Handle, ModuleError> {
+        if slot.is_none() {
+            *slot = Some(AdapterRuntime::new()?);
+        }
+        Ok(slot
+            .as_ref()
+            .and_then(|rt| rt.0.as_ref())
+            .expect("just started")
+            .handle()
+            .clone())
     }
 }
 
-impl Drop for GrpcRuntime {
+impl Drop for AdapterRuntime {
     fn drop(&mut self) {
         // Dropping a runtime blocks, which panics inside another runtime; by the time this runs
         // the provider has shut down, so nothing is left to wait for.
@@ -187,7 +252,8 @@ impl OtelModule {
         &self,
         config: &Config,
         stats: &Arc<Stats>,
-    ) -> Result<(SdkTracerProvider, Option<GrpcRuntime>), ModuleError> {
+        runtime: &mut Option<AdapterRuntime>,
+    ) -> Result<SdkTracerProvider, ModuleError> {
         let tracing = &config.tracing;
         let target = exporter::resolve(tracing).map_err(config_error)?;
         if let Some(note) = target.as_ref().and_then(|t| t.note.as_ref()) {
@@ -207,7 +273,6 @@ impl OtelModule {
             .with_resource(resource(config))
             .with_sampler(sampler(tracing.sampler, tracing.sample_rate));
         let capacity = tracing.batch.max_queue_size as u64;
-        let mut runtime = None;
         match (tracing.exporter, target) {
             (Exporter::None, _) => {}
             (Exporter::Console, _) => {
@@ -237,13 +302,9 @@ impl OtelModule {
             (Exporter::Otlp | Exporter::Jaeger, Some(target)) => {
                 let exporter = if target.protocol == hyperion::config::Protocol::Grpc {
                     // tonic connects lazily on the runtime it is built in: our own.
-                    let rt = GrpcRuntime::new()?;
-                    let exporter = {
-                        let _entered = rt.0.as_ref().map(|rt| rt.enter());
-                        exporter::otlp(tracing, &target).map_err(module_error)?
-                    };
-                    runtime = Some(rt);
-                    exporter
+                    let handle = AdapterRuntime::get(runtime)?;
+                    let _entered = handle.enter();
+                    exporter::otlp(tracing, &target).map_err(module_error)?
                 } else {
                     let tracing = tracing.clone();
                     off_runtime(move || exporter::otlp(&tracing, &target)).await?
@@ -263,8 +324,96 @@ impl OtelModule {
                     .build(),
             );
         }
-        Ok((builder.build(), runtime))
+        Ok(builder.build())
     }
+
+    async fn meter_provider(
+        &self,
+        config: &Config,
+        runtime: &mut Option<AdapterRuntime>,
+    ) -> Result<Meters, ModuleError> {
+        use hyperion::config::MetricsExporter;
+        let m = &config.metrics;
+        let runtime_metrics = Arc::new(OnceLock::new());
+        if m.collect_runtime {
+            // The background sampler runs on the adapter's runtime.
+            AdapterRuntime::get(runtime)?;
+        }
+        let prometheus = match m.exporter {
+            MetricsExporter::Prometheus | MetricsExporter::Both => {
+                let sink = Arc::new(prometheus::PrometheusSink::new(m));
+                let listener = endpoint::bind(m).map_err(config_error)?;
+                let addr = listener.local_addr().ok();
+                let ep = PrometheusEndpoint::new(
+                    sink.clone(),
+                    runtime_metrics.clone(),
+                    m.path.clone(),
+                    addr,
+                );
+                endpoint::serve(&ep, listener, &AdapterRuntime::get(runtime)?)
+                    .map_err(module_error)?;
+                *self.endpoint.lock().unwrap_or_else(|p| p.into_inner()) = Some(ep);
+                Some(sink)
+            }
+            MetricsExporter::Otlp | MetricsExporter::None => None,
+        };
+        let otlp = match m.exporter {
+            MetricsExporter::Otlp | MetricsExporter::Both => {
+                let target = exporter::resolve(&config.tracing)
+                    .map_err(config_error)?
+                    .filter(|_| {
+                        matches!(config.tracing.exporter, Exporter::Otlp | Exporter::Jaeger)
+                    })
+                    .unwrap_or_else(|| exporter::Target {
+                        url: "http://localhost:4317".to_owned(),
+                        protocol: hyperion::config::Protocol::Grpc,
+                        note: None,
+                    });
+                let exporter = if target.protocol == hyperion::config::Protocol::Grpc {
+                    let handle = AdapterRuntime::get(runtime)?;
+                    let _entered = handle.enter();
+                    exporter::otlp_metrics(&config.tracing, &target).map_err(module_error)?
+                } else {
+                    let tracing = config.tracing.clone();
+                    off_runtime(move || exporter::otlp_metrics(&tracing, &target)).await?
+                };
+                let reader = opentelemetry_sdk::metrics::PeriodicReader::builder(exporter)
+                    .with_interval(m.interval)
+                    .build();
+                let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
+                    .with_resource(resource(config))
+                    .with_reader(reader)
+                    .build();
+                Some(Arc::new(metrics::OtlpSink::new(provider)))
+            }
+            MetricsExporter::Prometheus | MetricsExporter::None => None,
+        };
+        Ok(Meters {
+            provider: metrics::OtelMeterProvider {
+                prometheus,
+                otlp: otlp.clone(),
+                otlp_counters: Default::default(),
+                default_boundaries: m.histogram_boundaries.clone(),
+                #[cfg(feature = "testing")]
+                tap: self.metric_tap.clone(),
+            },
+            otlp,
+            runtime: runtime_metrics,
+        })
+    }
+}
+
+/// What `meter_provider` builds.
+struct Meters {
+    provider: metrics::OtelMeterProvider,
+    otlp: Option<Arc<metrics::OtlpSink>>,
+    runtime: Arc<OnceLock<runtime::RuntimeMetrics>>,
+}
+
+/// Runtime metrics to start once the telemetry exists.
+struct RuntimeCollection {
+    metrics: Arc<OnceLock<runtime::RuntimeMetrics>>,
+    app_runtime: Option<tokio::runtime::Handle>,
 }
 
 /// An exporter behind the SDK's batch processor, counted, behind the adapter's queue gate.
@@ -349,30 +498,45 @@ fn sampler(kind: Sampler, rate: f64) -> opentelemetry_sdk::trace::Sampler {
 }
 
 struct OtelInstance {
-    // Field order is drop order: the provider (whose drop may still export) before the runtime
-    // its gRPC exporter runs on.
+    // Field order is drop order: the providers (whose drop may still export) before the runtime
+    // their gRPC exporters run on.
     provider: Option<SdkTracerProvider>,
     tracer: Option<Arc<tracer::OtelTracer>>,
+    meters: Option<Arc<metrics::OtlpSink>>,
+    meter_provider: Option<Arc<metrics::OtelMeterProvider>>,
+    runtime_metrics: Option<RuntimeCollection>,
     stats: Arc<Stats>,
-    runtime: Option<GrpcRuntime>,
+    runtime: Option<AdapterRuntime>,
 }
 
 impl OtelInstance {
-    /// Runs a blocking provider call on a blocking thread, so that the runtime (even a
-    /// current-thread one) stays free to drive the exporter's connections meanwhile.
-    fn blocking(
-        &self,
-        op: fn(&SdkTracerProvider) -> opentelemetry_sdk::error::OTelSdkResult,
-    ) -> BoxFuture<'_, Result<(), ModuleError>> {
-        let provider = self.provider.clone();
+    /// Runs the providers' blocking `force_flush` or `shutdown` on a blocking thread, so that the
+    /// runtime (even a current-thread one) stays free meanwhile.
+    fn blocking(&self, shutdown: bool) -> BoxFuture<'_, Result<(), ModuleError>> {
+        let traces = self.provider.clone();
+        let meters = self.meters.clone();
         Box::pin(async move {
-            let Some(provider) = provider else {
-                return Ok(());
-            };
-            tokio::task::spawn_blocking(move || op(&provider))
-                .await
-                .map_err(module_error)?
-                .map_err(module_error)
+            tokio::task::spawn_blocking(move || {
+                let traces = traces.map(|p| {
+                    if shutdown {
+                        p.shutdown()
+                    } else {
+                        p.force_flush()
+                    }
+                });
+                let meters = meters.map(|m| {
+                    if shutdown {
+                        m.provider().shutdown()
+                    } else {
+                        m.provider().force_flush()
+                    }
+                });
+                traces.transpose().and(meters.transpose())
+            })
+            .await
+            .map_err(module_error)?
+            .map(|_| ())
+            .map_err(module_error)
         })
     }
 }
@@ -382,15 +546,44 @@ impl ModuleInstance for OtelInstance {
         self.tracer.clone().map(|t| t as Arc<dyn Tracer>)
     }
 
+    fn meter_provider(&self) -> Option<Arc<dyn hyperion::metric::MeterProvider>> {
+        self.meter_provider
+            .clone()
+            .map(|m| m as Arc<dyn hyperion::metric::MeterProvider>)
+    }
+
     fn started(&self, telemetry: &Telemetry) {
         self.stats.publish_to(telemetry);
+        if let Some(collection) = &self.runtime_metrics {
+            let metrics = collection.metrics.get_or_init(|| {
+                runtime::RuntimeMetrics::new(telemetry, collection.app_runtime.clone())
+            });
+            metrics.collect();
+            let handle = self
+                .runtime
+                .as_ref()
+                .and_then(|rt| rt.0.as_ref())
+                .map(|rt| rt.handle());
+            if let Some(handle) = handle {
+                let cell = collection.metrics.clone();
+                handle.spawn(async move {
+                    let mut tick = tokio::time::interval(runtime::SAMPLE_EVERY);
+                    loop {
+                        tick.tick().await;
+                        if let Some(m) = cell.get() {
+                            m.collect();
+                        }
+                    }
+                });
+            }
+        }
     }
 
     fn flush(&self) -> BoxFuture<'_, Result<(), ModuleError>> {
-        self.blocking(SdkTracerProvider::force_flush)
+        self.blocking(false)
     }
 
     fn shutdown(&self) -> BoxFuture<'_, Result<(), ModuleError>> {
-        self.blocking(SdkTracerProvider::shutdown)
+        self.blocking(true)
     }
 }

@@ -4,9 +4,14 @@
 
 use std::sync::Mutex;
 
+use hyperion::metric::{
+    CounterRecorder, GaugeRecorder, HistogramRecorder, InstrumentDescriptor, UpDownCounterRecorder,
+};
 use hyperion::registry::BoxFuture;
 use hyperion::testing::conformance::{Capabilities, Harness};
-use hyperion::testing::{RecordedEvent, RecordedLink, RecordedSpan, Snapshot};
+use hyperion::testing::{
+    MetricPoint, PointValue, RecordedEvent, RecordedLink, RecordedSpan, Snapshot,
+};
 use hyperion::{Config, KeyValue, SpanContext, SpanKind, Status, Telemetry, TraceState, Value};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use std::sync::Arc;
@@ -16,7 +21,7 @@ use crate::OtelModule;
 /// Builds telemetry on module `otel` from a YAML config and reads spans back.
 pub struct OtelHarness {
     yaml: String,
-    built: Mutex<Vec<(Telemetry, Capture)>>,
+    built: Mutex<Vec<(Telemetry, Capture, MetricTap)>>,
 }
 
 impl OtelHarness {
@@ -45,7 +50,7 @@ impl Harness for OtelHarness {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             spans: true,
-            metrics: false,
+            metrics: true,
             logs: false,
         }
     }
@@ -53,19 +58,24 @@ impl Harness for OtelHarness {
     fn telemetry(&self) -> BoxFuture<'_, Telemetry> {
         Box::pin(async {
             let memory = Capture::default();
+            let tap = MetricTap::default();
             let mut module = OtelModule::new();
             module.extra_exporter = Some(memory.clone());
-            let config = Config::from_yaml_str(&self.yaml).expect("harness YAML is valid");
+            module.metric_tap = Some(tap.clone());
+            let mut config = Config::from_yaml_str(&self.yaml).expect("harness YAML is valid");
+            // Checks run in parallel: the Prometheus endpoint takes any free port.
+            config.metrics.port = 0;
             let telemetry = Telemetry::builder()
                 .module(module)
                 .config(config)
                 .build()
                 .await
                 .expect("module otel builds");
-            self.built
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push((telemetry.clone(), memory));
+            self.built.lock().unwrap_or_else(|p| p.into_inner()).push((
+                telemetry.clone(),
+                memory,
+                tap,
+            ));
             telemetry
         })
     }
@@ -73,15 +83,94 @@ impl Harness for OtelHarness {
     fn exported<'a>(&'a self, telemetry: &'a Telemetry) -> BoxFuture<'a, Snapshot> {
         Box::pin(async move {
             let built = self.built.lock().unwrap_or_else(|p| p.into_inner());
-            let Some((_, memory)) = built.iter().find(|(t, _)| t.same_as(telemetry)) else {
+            let Some((_, memory, tap)) = built.iter().find(|(t, _, _)| t.same_as(telemetry)) else {
                 return Snapshot::default();
             };
             let spans = memory.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
             Snapshot {
                 spans: spans.iter().map(recorded).collect(),
+                points: tap.points(),
                 ..Snapshot::default()
             }
         })
+    }
+}
+
+/// Sees every metric record the adapter's sinks see, as the facade's raw [`MetricPoint`]s (the
+/// sinks aggregate, so their output cannot be turned back into records).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct MetricTap(Arc<Mutex<Vec<MetricPoint>>>);
+
+struct TapRecorder {
+    tap: MetricTap,
+    descriptor: InstrumentDescriptor,
+}
+
+impl TapRecorder {
+    fn push(&self, ctx: &hyperion::Context, value: PointValue, attributes: &[KeyValue<'_>]) {
+        let sc = ctx.span_context();
+        self.tap
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(MetricPoint {
+                instrument: self.descriptor.clone(),
+                value,
+                attributes: attributes
+                    .iter()
+                    .cloned()
+                    .map(KeyValue::into_owned)
+                    .collect(),
+                exemplar: sc.is_valid().then(|| sc.clone()),
+            });
+    }
+}
+
+impl CounterRecorder for TapRecorder {
+    fn add(&self, ctx: &hyperion::Context, value: u64, attributes: &[KeyValue<'_>]) {
+        self.push(ctx, PointValue::U64(value), attributes);
+    }
+}
+impl UpDownCounterRecorder for TapRecorder {
+    fn add(&self, ctx: &hyperion::Context, value: i64, attributes: &[KeyValue<'_>]) {
+        self.push(ctx, PointValue::I64(value), attributes);
+    }
+}
+impl HistogramRecorder for TapRecorder {
+    fn record(&self, ctx: &hyperion::Context, value: f64, attributes: &[KeyValue<'_>]) {
+        self.push(ctx, PointValue::F64(value), attributes);
+    }
+}
+impl GaugeRecorder for TapRecorder {
+    fn record(&self, ctx: &hyperion::Context, value: f64, attributes: &[KeyValue<'_>]) {
+        self.push(ctx, PointValue::F64(value), attributes);
+    }
+}
+
+impl MetricTap {
+    fn tap(&self, descriptor: &InstrumentDescriptor) -> Arc<TapRecorder> {
+        Arc::new(TapRecorder {
+            tap: self.clone(),
+            descriptor: descriptor.clone(),
+        })
+    }
+    pub(crate) fn counter(&self, d: &InstrumentDescriptor) -> Arc<dyn CounterRecorder> {
+        self.tap(d)
+    }
+    pub(crate) fn up_down_counter(
+        &self,
+        d: &InstrumentDescriptor,
+    ) -> Arc<dyn UpDownCounterRecorder> {
+        self.tap(d)
+    }
+    pub(crate) fn histogram(&self, d: &InstrumentDescriptor) -> Arc<dyn HistogramRecorder> {
+        self.tap(d)
+    }
+    pub(crate) fn gauge(&self, d: &InstrumentDescriptor) -> Arc<dyn GaugeRecorder> {
+        self.tap(d)
+    }
+    fn points(&self) -> Vec<MetricPoint> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 

@@ -17,7 +17,9 @@ const WAIT: Duration = Duration::from_secs(20);
 
 async fn build(yaml: &str) -> (Telemetry, OtelModule) {
     let module = OtelModule::new();
-    let config = Config::from_yaml_str(yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+    let mut config = Config::from_yaml_str(yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+    // Metrics are on by default and their endpoint listens on 9090: tests run in parallel.
+    config.metrics.port = 0;
     let telemetry = Telemetry::builder()
         .module(module.clone())
         .config(config)
@@ -549,7 +551,7 @@ async fn the_resource_carries_service_namespace_and_otel_resource_attributes() {
         "service:\n  namespace: shop\ntracing:\n  protocol: grpc\n  endpoint: \"{}\"\n",
         receiver.grpc_endpoint()
     );
-    let config = hyperion::ConfigLoader::new()
+    let mut config = hyperion::ConfigLoader::new()
         .yaml(yaml)
         .env([
             (
@@ -560,6 +562,7 @@ async fn the_resource_carries_service_namespace_and_otel_resource_attributes() {
         ])
         .load()
         .unwrap();
+    config.metrics.port = 0;
     let t = Telemetry::builder()
         .module(OtelModule::new())
         .config(config)

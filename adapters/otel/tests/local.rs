@@ -89,7 +89,7 @@ async fn the_console_exporter_prints_each_trace_as_a_tree() {
     let buffer = Arc::new(Mutex::new(String::new()));
     let module = OtelModule::new().with_console_buffer(buffer.clone());
     let config = Config::from_yaml_str(
-        "tracing:\n  exporter: console\n  service_name: shop\n  batch:\n    scheduled_delay: 50ms\n",
+        "tracing:\n  exporter: console\n  service_name: shop\n  batch:\n    scheduled_delay: 50ms\nmetrics:\n  enabled: false\n",
     )
     .unwrap();
     let t = Telemetry::builder()

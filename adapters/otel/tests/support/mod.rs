@@ -18,6 +18,7 @@
 #![allow(dead_code, unused_imports)]
 
 mod otlp;
+mod prometheus;
 mod rotel;
 mod server;
 mod tls;
@@ -26,6 +27,7 @@ mod zipkin;
 pub use otlp::{
     AttrValue, Delivery, OtlpReceiver, ReceivedEvent, ReceivedLink, ReceivedSpan, Transport,
 };
+pub use prometheus::{Exemplar, Prometheus, Sample, TargetHealth, prometheus_path};
 pub use rotel::{ForwardProtocol, Rotel, RotelBuilder, free_port, rotel_agent_path};
 pub use tls::TlsProxy;
 pub use zipkin::ZipkinReceiver;

@@ -8,6 +8,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::{StatusCode, http::request::Parts};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -15,6 +21,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::metrics::v1::Metric;
 use opentelemetry_proto::tonic::trace::v1::{
     Span, span::SpanKind, status::StatusCode as OtlpStatusCode,
 };
@@ -26,6 +33,9 @@ use super::server::{self, Handler, HandlerFuture, ServerThread};
 
 /// The path OTLP/HTTP trace exports are posted to.
 pub const TRACES_PATH: &str = "/v1/traces";
+
+/// The path OTLP/HTTP metric exports are posted to.
+pub const METRICS_PATH: &str = "/v1/metrics";
 
 /// How a request reached the receiver.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,6 +90,7 @@ impl Delivery {
 #[derive(Default)]
 struct State {
     requests: Vec<ExportTraceServiceRequest>,
+    metric_requests: Vec<ExportMetricsServiceRequest>,
     deliveries: Vec<Delivery>,
     errors: Vec<String>,
     http_attempts: usize,
@@ -135,10 +146,17 @@ impl OtlpReceiver {
                 })
                 .accept_compressed(CompressionEncoding::Gzip)
                 .max_decoding_message_size(64 * 1024 * 1024);
+                let metrics = MetricsServiceServer::new(GrpcService {
+                    state: shared.clone(),
+                })
+                .accept_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(64 * 1024 * 1024);
                 let incoming = tonic::transport::server::TcpIncoming::from(grpc_listener);
                 tokio::spawn(async move {
                     let _ = tonic::transport::Server::builder()
-                        .serve_with_incoming(service, incoming)
+                        .add_service(service)
+                        .add_service(metrics)
+                        .serve_with_incoming(incoming)
                         .await;
                 });
 
@@ -186,6 +204,39 @@ impl OtlpReceiver {
     /// Every request accepted so far, in arrival order.
     pub fn requests(&self) -> Vec<ExportTraceServiceRequest> {
         lock(&self.state).requests.clone()
+    }
+
+    /// Every OTLP metrics request accepted so far (gRPC `MetricsService` or `POST /v1/metrics`).
+    pub fn metric_requests(&self) -> Vec<ExportMetricsServiceRequest> {
+        lock(&self.state).metric_requests.clone()
+    }
+
+    /// Every metric received so far with that name, in arrival order.
+    pub fn metrics_named(&self, name: &str) -> Vec<Metric> {
+        lock(&self.state)
+            .metric_requests
+            .iter()
+            .flat_map(|r| &r.resource_metrics)
+            .flat_map(|rm| &rm.scope_metrics)
+            .flat_map(|sm| &sm.metrics)
+            .filter(|m| m.name == name)
+            .cloned()
+            .collect()
+    }
+
+    /// Waits until a metric of that name has arrived; panics with the report after `timeout`.
+    pub async fn wait_for_metric(&self, name: &str, timeout: Duration) -> Vec<Metric> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let found = self.metrics_named(name);
+            if !found.is_empty() {
+                return found;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                panic!("no metric {name:?} within {timeout:?}\n{}", self.report());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Every span accepted so far, flattened, in arrival order.
@@ -365,6 +416,29 @@ fn handle_http(state: Shared, parts: Parts, body: Bytes) -> HandlerFuture {
             .trim()
             .to_ascii_lowercase();
         let is_traces = parts.uri.path() == TRACES_PATH;
+        if parts.uri.path() == METRICS_PATH && parts.method == hyper::Method::POST {
+            let decoded =
+                server::decode_content(&content_encoding, &body).and_then(
+                    |body| match content_type.as_str() {
+                        "application/json" => serde_json::from_slice(&body)
+                            .map_err(|e| (StatusCode::BAD_REQUEST, format!("bad JSON body: {e}"))),
+                        _ => ExportMetricsServiceRequest::decode(body.as_slice()).map_err(|e| {
+                            (StatusCode::BAD_REQUEST, format!("bad protobuf body: {e}"))
+                        }),
+                    },
+                );
+            return match decoded {
+                Ok(request) => {
+                    lock(&state).metric_requests.push(request);
+                    server::with_body(
+                        StatusCode::OK,
+                        "application/x-protobuf",
+                        ExportMetricsServiceResponse::default().encode_to_vec(),
+                    )
+                }
+                Err((status, message)) => server::text(status, message),
+            };
+        }
 
         // Decide the answer under the lock, answer (maybe after a delay) outside it.
         let (delay, outcome) = {
@@ -458,6 +532,17 @@ fn decode_http(
 
 struct GrpcService {
     state: Shared,
+}
+
+#[tonic::async_trait]
+impl MetricsService for GrpcService {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        lock(&self.state).metric_requests.push(request.into_inner());
+        Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
+    }
 }
 
 #[tonic::async_trait]
