@@ -96,8 +96,9 @@ pub struct TracingConfig {
     pub service_name: Option<String>,
     /// Where spans go. Default: [`Exporter::Otlp`], as in the OpenTelemetry SDKs.
     pub exporter: Exporter,
-    /// The collector endpoint, e.g. `"http://localhost:4317"`. Default: none, the exporter's own
-    /// default.
+    /// The collector endpoint, e.g. `"http://localhost:4317"`. For OTLP/HTTP it is a base URL,
+    /// as `OTEL_EXPORTER_OTLP_ENDPOINT` is: `/v1/traces` (and `/v1/metrics`) is appended unless
+    /// the path already ends with it. Default: none, the exporter's own default.
     pub endpoint: Option<String>,
     /// A PEM file with the CA certificate(s) that sign the collector's TLS certificate, trusted
     /// in addition to the system's roots for `https` endpoints. Default: none.

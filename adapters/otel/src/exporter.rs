@@ -114,12 +114,12 @@ pub(crate) fn resolve(config: &TracingConfig) -> Result<Option<Target>, ConfigEr
                              (set tracing.endpoint to it to silence this note)"
                         ));
                         url
-                    } else if protocol == Protocol::Grpc {
+                    } else if protocol == Protocol::Grpc || uri.path().ends_with("/v1/traces") {
                         base(&uri)
-                    } else if uri.path() == "/" || uri.path().is_empty() {
-                        format!("{}/v1/traces", base(&uri))
                     } else {
-                        base(&uri)
+                        // A base URL, as OTEL_EXPORTER_OTLP_ENDPOINT is: the signal path is
+                        // appended, also after a path of its own (`/otlp` -> `/otlp/v1/traces`).
+                        format!("{}/v1/traces", base(&uri))
                     }
                 }
             };
@@ -336,6 +336,17 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(t.url, "https://c:443/custom/v1/traces");
+    }
+
+    #[test]
+    fn a_base_url_with_a_path_gets_the_signal_path_appended() {
+        let t = resolve(&tracing(
+            "tracing:\n  protocol: http/protobuf\n  endpoint: http://c:4318/otlp/\n",
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(t.url, "http://c:4318/otlp/v1/traces");
+        assert_eq!(metrics_url(&t), "http://c:4318/otlp/v1/metrics");
     }
 
     #[test]
