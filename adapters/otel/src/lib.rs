@@ -6,7 +6,7 @@
 //!
 //! | `tracing.exporter` | what happens |
 //! |---|---|
-//! | `otlp` (default) | OTLP over `tracing.protocol`: `grpc` (default, port 4317), `http/protobuf` or `http/json` (port 4318, path `/v1/traces`); `tracing.headers` (never printed), `tracing.timeout`, `tracing.compression: gzip`; TLS for `https` endpoints (rustls, gRPC) |
+//! | `otlp` (default) | OTLP over `tracing.protocol`: `grpc` (default, port 4317), `http/protobuf` or `http/json` (port 4318, path `/v1/traces`); `tracing.headers` (never printed), `tracing.timeout`, `tracing.compression: gzip`; TLS for `https` endpoints (rustls; for OTLP/HTTP with the `http-tls` feature), trusting `tracing.certificate` too |
 //! | `jaeger` | OTLP to Jaeger, which takes OTLP on 4317/4318. Jaeger's legacy ports (14268, 14250, 6831, 6832) are mapped to its OTLP port with a note on stderr |
 //! | `zipkin` | Zipkin JSON v2 to `http://host:9411/api/v2/spans` (cargo feature `zipkin`, on by default; hand-written, as upstream's crate is deprecated and drops the service name) |
 //! | `console` | each finished trace printed to stderr as an indented tree |
@@ -19,6 +19,20 @@
 //! application never waits for the exporter: when the queue is full, spans are dropped and
 //! counted ([`OtelModule::span_stats`], and `hyperion.exporter.spans{outcome}` when metrics are
 //! on). Failed exports are retried with exponential backoff on retryable errors only.
+//!
+//! Metrics go where `metrics.exporter` says: `prometheus` (the default) serves
+//! `http://{metrics.bind_address}:{metrics.port}{metrics.path}` from the adapter's own listener —
+//! OpenMetrics text with exemplars `{trace_id, span_id}` from sampled spans when the scraper asks
+//! for it, the classic text format otherwise — and [`OtelModule::prometheus_endpoint`] gives a
+//! router to mount in an application's own axum server; `otlp` pushes through the SDK's periodic
+//! reader every `metrics.interval` to the traces' collector (`/v1/metrics` for OTLP/HTTP; the SDK
+//! cannot carry exemplars yet, open-telemetry/opentelemetry-rust issue 3369); `both` does both.
+//! Names follow the OpenTelemetry-to-Prometheus rules (`hyperion.intercept.duration` in `s`
+//! becomes `hyperion_intercept_duration_seconds`, counters end in `_total`) behind
+//! `metrics.namespace` and `metrics.subsystem`. Each instrument keeps at most
+//! `metrics.cardinality_limit` attribute sets, then folds new ones into an
+//! `otel_metric_overflow="true"` series; NaN and infinite values are dropped and counted
+//! ([`OtelModule::metric_stats`]). `metrics.collect_runtime: true` adds process and tokio gauges.
 //!
 //! ```no_run
 //! # #[tokio::main]
