@@ -402,3 +402,200 @@ mod otel_allocations {
         }
     }
 }
+
+/// Allocations per record for `benches/otel_metrics.rs`: the facade's counter, histogram and
+/// intercept through the otel adapter for each `metrics.exporter`, next to the raw SDK and
+/// prometheus-client used directly.
+#[cfg(test)]
+mod otel_metric_allocations {
+    use std::hint::black_box;
+    use std::time::{Duration, SystemTime};
+
+    use hyperion::{Config, KeyValue, SpanOptions, Telemetry, kv};
+    use opentelemetry::metrics::MeterProvider as _;
+    use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+    use opentelemetry_sdk::error::OTelSdkResult;
+    use opentelemetry_sdk::metrics::data::ResourceMetrics;
+    use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+    use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
+    use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+    use prometheus_client::metrics::counter::Counter as PromCounter;
+    use prometheus_client::metrics::exemplar::HistogramWithExemplars;
+    use prometheus_client::metrics::family::Family;
+
+    const RUNS: u64 = 1000;
+    const BUCKETS: [f64; 11] = [
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ];
+    const LABELS: [(&str, &str); 3] = [
+        ("component", "UserService"),
+        ("method", "GetUser"),
+        ("outcome", "ok"),
+    ];
+
+    fn attrs() -> [KeyValue<'static>; 3] {
+        [
+            kv("component", "UserService"),
+            kv("method", "GetUser"),
+            kv("outcome", "ok"),
+        ]
+    }
+
+    fn otel_attrs() -> [opentelemetry::KeyValue; 3] {
+        [
+            opentelemetry::KeyValue::new("component", "UserService"),
+            opentelemetry::KeyValue::new("method", "GetUser"),
+            opentelemetry::KeyValue::new("outcome", "ok"),
+        ]
+    }
+
+    /// Allocations and bytes per call of `f`, after one warm-up call.
+    fn per_call(mut f: impl FnMut()) -> (f64, f64) {
+        f();
+        let info = allocation_counter::measure(|| {
+            for _ in 0..RUNS {
+                f();
+            }
+        });
+        (
+            info.count_total as f64 / RUNS as f64,
+            info.bytes_total as f64 / RUNS as f64,
+        )
+    }
+
+    /// A push exporter that drops everything (under a periodic reader that never fires here).
+    struct DropExporter;
+
+    impl PushMetricExporter for DropExporter {
+        async fn export(&self, _: &ResourceMetrics) -> OTelSdkResult {
+            Ok(())
+        }
+
+        fn force_flush(&self) -> OTelSdkResult {
+            Ok(())
+        }
+
+        fn shutdown_with_timeout(&self, _: Duration) -> OTelSdkResult {
+            Ok(())
+        }
+
+        fn temporality(&self) -> Temporality {
+            Temporality::Cumulative
+        }
+    }
+
+    /// The bench's telemetry for one `metrics.exporter` (see `benches/otel_metrics.rs`).
+    fn telemetry(exporter: &str) -> Telemetry {
+        let yaml = format!(
+            "tracing:\n  exporter: none\n  sampler: always_on\n  endpoint: http://127.0.0.1:9\n\
+             metrics:\n  exporter: {exporter}\n  port: 0\n  bind_address: 127.0.0.1\n  \
+             interval: 1h\nlogging:\n  enabled: false\n"
+        );
+        let config = Config::from_yaml_str(&yaml).expect("valid YAML");
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(
+                Telemetry::builder()
+                    .module(hyperion_otel::OtelModule::new())
+                    .config(config)
+                    .build(),
+            )
+            .expect("module otel builds")
+    }
+
+    #[test]
+    fn otel_metric_allocations() {
+        let mut rows = Vec::new();
+        for exporter in ["otlp", "prometheus", "both", "none"] {
+            let telemetry = telemetry(exporter);
+            let root = telemetry.context();
+            let (in_span, _span) = root.start_span("request", SpanOptions::new());
+            let meter = telemetry.meter("bench");
+            let counter = meter.counter("bench.requests").unit("{request}").build();
+            let histogram = meter.histogram("bench.duration").unit("s").build();
+            if exporter != "none" {
+                rows.push((
+                    format!("hyperion_{exporter} counter add (3 attrs)"),
+                    per_call(|| black_box(&counter).add(&root, 1, &attrs())),
+                ));
+                rows.push((
+                    format!("hyperion_{exporter} counter add in span"),
+                    per_call(|| black_box(&counter).add(&in_span, 1, &attrs())),
+                ));
+                rows.push((
+                    format!("hyperion_{exporter} histogram record in span"),
+                    per_call(|| black_box(&histogram).record(&in_span, 0.042, &attrs())),
+                ));
+            }
+            rows.push((
+                format!("hyperion_{exporter} intercept_sync"),
+                per_call(|| {
+                    let r =
+                        black_box(&root).intercept_sync("S", "M", |_| Ok::<_, std::io::Error>(1));
+                    black_box(r.is_ok());
+                }),
+            ));
+        }
+
+        let provider = SdkMeterProvider::builder()
+            .with_reader(
+                PeriodicReader::builder(DropExporter)
+                    .with_interval(Duration::from_secs(3600))
+                    .build(),
+            )
+            .build();
+        let meter = provider.meter("bench");
+        let counter = meter.u64_counter("bench.requests").build();
+        let histogram = meter
+            .f64_histogram("bench.duration")
+            .with_boundaries(BUCKETS.to_vec())
+            .build();
+        rows.push((
+            "otel_sdk counter add (3 attrs)".to_owned(),
+            per_call(|| black_box(&counter).add(1, &otel_attrs())),
+        ));
+        rows.push((
+            "otel_sdk histogram record (3 attrs)".to_owned(),
+            per_call(|| black_box(&histogram).record(0.042, &otel_attrs())),
+        ));
+        let tracer_provider = SdkTracerProvider::builder()
+            .with_sampler(Sampler::AlwaysOn)
+            .build();
+        let tracer = tracer_provider.tracer("bench");
+        let empty = opentelemetry::Context::new();
+        rows.push((
+            "otel_sdk span build_with_context+end".to_owned(),
+            per_call(|| {
+                let mut span = tracer.build_with_context(tracer.span_builder("S.M"), &empty);
+                span.end();
+                black_box(span);
+            }),
+        ));
+
+        let counters = Family::<[(&str, &str); 3], PromCounter>::default();
+        rows.push((
+            "prometheus_client family inc".to_owned(),
+            per_call(|| {
+                black_box(&counters).get_or_create(&LABELS).inc();
+            }),
+        ));
+        let single = HistogramWithExemplars::<[(&str, &str); 1]>::new(BUCKETS.into_iter());
+        rows.push((
+            "prometheus_client observe with exemplar".to_owned(),
+            per_call(|| {
+                black_box(&single).observe(
+                    0.042,
+                    Some([("trace_id", "4b")]),
+                    Some(SystemTime::now()),
+                )
+            }),
+        ));
+
+        println!("otel metric allocations per call (mean of {RUNS}, after one warm-up call):");
+        for (name, (count, bytes)) in &rows {
+            println!("  {name:<48} {count:>5.2} allocs {bytes:>7.1} bytes");
+        }
+    }
+}
