@@ -88,7 +88,7 @@ impl fmt::Display for Key {
 /// assert_eq!(Value::from("ok").to_string(), "ok");
 /// assert_eq!(Value::from(vec![Value::from(1), Value::from(2)]).to_string(), "[1,2]");
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub enum Value<'a> {
     /// `true` or `false`.
     Bool(bool),
@@ -96,8 +96,12 @@ pub enum Value<'a> {
     I64(i64),
     /// A 64-bit float.
     F64(f64),
-    /// A string, borrowed or owned.
+    /// A string, borrowed for the call or owned.
     Str(Cow<'a, str>),
+    /// A string known to live forever: an adapter can keep it without copying. Made by
+    /// [`Value::from_static_str`] and [`KeyValue::from_static`]; equal to a [`Value::Str`] of the
+    /// same text.
+    StaticStr(&'static str),
     /// An array of values (of one type).
     Array(Array<'a>),
 }
@@ -105,7 +109,7 @@ pub enum Value<'a> {
 /// The values of a [`Value::Array`], borrowed or owned.
 ///
 /// (Not a `Cow`: `Cow<[Value<'a>]>` would make every attribute invariant in its lifetime.)
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub enum Array<'a> {
     /// Borrowed for the call.
     Borrowed(&'a [Value<'a>]),
@@ -126,7 +130,7 @@ impl<'a> Array<'a> {
 impl Value<'_> {
     /// A string value from a string known at compile time; usable in `const` items.
     pub const fn from_static_str(value: &'static str) -> Value<'static> {
-        Value::Str(Cow::Borrowed(value))
+        Value::StaticStr(value)
     }
 
     /// A copy of this value that borrows nothing.
@@ -136,6 +140,7 @@ impl Value<'_> {
             Value::I64(i) => Value::I64(i),
             Value::F64(f) => Value::F64(f),
             Value::Str(s) => Value::Str(Cow::Owned(s.into_owned())),
+            Value::StaticStr(s) => Value::StaticStr(s),
             Value::Array(a) => Value::Array(Array::Owned(
                 a.as_slice()
                     .iter()
@@ -150,7 +155,27 @@ impl Value<'_> {
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::Str(s) => Some(s),
+            Value::StaticStr(s) => Some(s),
             _ => None,
+        }
+    }
+}
+
+impl PartialEq for Array<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl PartialEq for Value<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::I64(a), Value::I64(b)) => a == b,
+            (Value::F64(a), Value::F64(b)) => a == b,
+            (Value::Array(a), Value::Array(b)) => a == b,
+            // Borrowed, owned and 'static strings of the same text are equal.
+            _ => matches!((self.as_str(), other.as_str()), (Some(a), Some(b)) if a == b),
         }
     }
 }
@@ -162,6 +187,7 @@ impl fmt::Display for Value<'_> {
             Value::I64(i) => write!(f, "{i}"),
             Value::F64(x) => write!(f, "{x}"),
             Value::Str(s) => f.write_str(s),
+            Value::StaticStr(s) => f.write_str(s),
             Value::Array(items) => {
                 f.write_str("[")?;
                 for (i, item) in items.as_slice().iter().enumerate() {
@@ -302,6 +328,23 @@ mod tests {
         drop(s);
         assert_eq!(owned.key.as_str(), "user.id");
         assert_eq!(owned.value.as_str(), Some("user-1"));
+    }
+
+    #[test]
+    fn static_strings_equal_other_strings() {
+        assert_eq!(Value::from_static_str("a"), Value::from("a"));
+        assert_eq!(Value::from("a"), Value::from_static_str("a"));
+        assert_ne!(Value::from_static_str("a"), Value::from("b"));
+        assert_eq!(Value::from_static_str("a").as_str(), Some("a"));
+        assert_eq!(
+            Value::from_static_str("a").into_owned(),
+            Value::from(String::from("a"))
+        );
+        let borrowed = [Value::from(1)];
+        assert_eq!(
+            Value::from(&borrowed[..]),
+            Value::from(vec![Value::from(1)])
+        );
     }
 
     #[test]

@@ -458,13 +458,14 @@ impl CallState {
             i.on_end(&ctx, &info, outcome, elapsed);
         }
         if builtins & BUILTIN_LOGGING != 0 {
-            log_end(&ctx, &info, outcome, elapsed);
+            log_end(&ctx, call_attributes(&component, &method), outcome, elapsed);
         }
         if builtins & BUILTIN_METRICS != 0 {
             if let Some(chain) = ctx.telemetry().interceptors() {
+                let [component, method] = call_attributes(&component, &method);
                 let attrs = [
-                    kv("component", info.component),
-                    kv("method", info.method),
+                    component,
+                    method,
                     kv("outcome", Value::from_static_str(outcome.as_str())),
                 ];
                 chain.calls.add(&ctx, 1, &attrs);
@@ -480,13 +481,26 @@ impl CallState {
     }
 }
 
-fn call_attributes<'a>(component: &'a str, method: &'a str) -> [KeyValue<'a>; 2] {
-    [kv("component", component), kv("method", method)]
+/// The `component` and `method` attributes; names known at compile time stay `'static`, so an
+/// adapter need not copy them on every record.
+#[allow(clippy::ptr_arg)] // not `&str`: whether the Cow is borrowed ('static) is the point
+fn call_attributes<'a>(
+    component: &'a Cow<'static, str>,
+    method: &'a Cow<'static, str>,
+) -> [KeyValue<'a>; 2] {
+    let value = |name: &'a Cow<'static, str>| match name {
+        Cow::Borrowed(s) => Value::StaticStr(s),
+        Cow::Owned(s) => Value::from(s.as_str()),
+    };
+    [
+        kv("component", value(component)),
+        kv("method", value(method)),
+    ]
 }
 
-fn log_end(ctx: &Context, call: &CallInfo<'_>, outcome: &Outcome<'_>, elapsed: Duration) {
+fn log_end(ctx: &Context, attrs: [KeyValue<'_>; 2], outcome: &Outcome<'_>, elapsed: Duration) {
     let log = ctx.log().target("hyperion.intercept");
-    let [component, method] = call_attributes(call.component, call.method);
+    let [component, method] = attrs;
     let duration = kv("duration_ms", Value::F64(elapsed.as_secs_f64() * 1e3));
     match outcome {
         Outcome::Ok => log.debug("call succeeded", &[component, method, duration]),

@@ -19,6 +19,8 @@ pub(crate) fn value(value: &Value<'_>) -> otel::Value {
         Value::I64(i) => otel::Value::I64(*i),
         Value::F64(f) => otel::Value::F64(*f),
         Value::Str(s) => otel::Value::String(otel::StringValue::from(s.to_string())),
+        // A 'static string is handed over as it is: no copy.
+        Value::StaticStr(s) => otel::Value::String(otel::StringValue::from(*s)),
         Value::Array(items) => {
             let items = items.as_slice();
             let array = if items.iter().all(|v| matches!(v, Value::Bool(_))) {
@@ -140,6 +142,7 @@ mod tests {
         assert_eq!(value(&Value::from(3)), otel::Value::I64(3));
         assert_eq!(value(&Value::from(1.5)), otel::Value::F64(1.5));
         assert_eq!(value(&Value::from("x")), otel::Value::from("x"));
+        assert_eq!(value(&Value::from_static_str("y")), otel::Value::from("y"));
         let ints = [Value::from(1), Value::from(2)];
         assert_eq!(
             value(&Value::from(&ints[..])),

@@ -373,16 +373,13 @@ impl OtelModule {
         };
         let otlp = match m.exporter {
             MetricsExporter::Otlp | MetricsExporter::Both => {
-                let target = exporter::resolve(&config.tracing)
+                // The traces' collector settings, whatever tracing.exporter says (it may be
+                // `none` or `console` while metrics still go to the collector).
+                let mut otlp_tracing = config.tracing.clone();
+                otlp_tracing.exporter = Exporter::Otlp;
+                let target = exporter::resolve(&otlp_tracing)
                     .map_err(config_error)?
-                    .filter(|_| {
-                        matches!(config.tracing.exporter, Exporter::Otlp | Exporter::Jaeger)
-                    })
-                    .unwrap_or_else(|| exporter::Target {
-                        url: "http://localhost:4317".to_owned(),
-                        protocol: hyperion::config::Protocol::Grpc,
-                        note: None,
-                    });
+                    .expect("OTLP always resolves to a target");
                 let exporter = if target.protocol == hyperion::config::Protocol::Grpc {
                     let handle = AdapterRuntime::get(runtime)?;
                     let _entered = handle.enter();

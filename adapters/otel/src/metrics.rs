@@ -18,6 +18,13 @@ use opentelemetry_sdk::metrics::SdkMeterProvider;
 
 use crate::convert;
 
+/// Attributes converted on the stack: most records carry a handful.
+type Attrs = smallvec::SmallVec<[opentelemetry::KeyValue; 8]>;
+
+fn attrs(attributes: &[KeyValue<'_>]) -> Attrs {
+    attributes.iter().map(convert::key_value).collect()
+}
+
 /// The OTLP sink: instruments of an SDK meter provider with a periodic reader.
 pub(crate) struct OtlpSink {
     provider: SdkMeterProvider,
@@ -54,13 +61,13 @@ pub(crate) struct OtlpSinkCounters {
 
 impl CounterRecorder for OtlpCounter {
     fn add(&self, _: &Context, value: u64, attributes: &[KeyValue<'_>]) {
-        self.0.add(value, &convert::key_values(attributes));
+        self.0.add(value, &attrs(attributes));
     }
 }
 
 impl UpDownCounterRecorder for OtlpUpDown {
     fn add(&self, _: &Context, value: i64, attributes: &[KeyValue<'_>]) {
-        self.0.add(value, &convert::key_values(attributes));
+        self.0.add(value, &attrs(attributes));
     }
 }
 
@@ -70,7 +77,7 @@ impl HistogramRecorder for OtlpHistogram {
             self.1.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        self.0.record(value, &convert::key_values(attributes));
+        self.0.record(value, &attrs(attributes));
     }
 }
 
@@ -80,7 +87,7 @@ impl GaugeRecorder for OtlpGauge {
             self.1.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        self.0.record(value, &convert::key_values(attributes));
+        self.0.record(value, &attrs(attributes));
     }
 }
 

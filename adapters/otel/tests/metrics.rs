@@ -334,3 +334,28 @@ async fn runtime_and_process_metrics_are_served() {
     assert!(rss > 1e6, "resident memory {rss}");
     t.shutdown(Duration::from_secs(5)).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otlp_metrics_use_the_collector_settings_even_when_spans_are_not_exported() {
+    let receiver = OtlpReceiver::start().await;
+    let yaml = format!(
+        "tracing:\n  exporter: none\n  protocol: http/protobuf\n  endpoint: \"{}\"\n\
+         metrics:\n  exporter: otlp\n  interval: 1h\n",
+        receiver.http_endpoint()
+    );
+    let (t, _) = build(&yaml).await;
+    t.meter("m")
+        .counter("jobs.done")
+        .build()
+        .add(&t.context(), 2, &[]);
+    t.shutdown(Duration::from_secs(10)).await.unwrap();
+    receiver.wait_for_metric("jobs.done", WAIT).await;
+    assert!(
+        receiver
+            .deliveries()
+            .iter()
+            .all(|d| d.path == "/v1/metrics"),
+        "{:?}",
+        receiver.deliveries()
+    );
+}

@@ -15,7 +15,12 @@
 
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+
+// foldhash instead of std's SipHash: label sets are hashed on every record, and SipHash took
+// about half of a counter add here (46 of 89 ns). Seeded per table, so still not predictable
+// from outside.
+use foldhash::fast::RandomState;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -83,7 +88,7 @@ impl<M> SeriesTable<M> {
         make: impl Fn() -> M + Send + Sync + 'static,
     ) -> Self {
         SeriesTable {
-            hasher: RandomState::new(),
+            hasher: RandomState::default(),
             limit,
             max_value_len,
             max_keys: limit.saturating_mul(2).saturating_add(64),
@@ -202,7 +207,17 @@ impl<M> SeriesTable<M> {
             let kv = &attributes[usize::from(i)];
             h.write(kv.key.as_str().as_bytes());
             h.write_u8(0xff);
-            write_value(&mut HashSink(&mut h), &kv.value, self.max_value_len);
+            // The value must reach the hasher in one piece, as in `hash_pairs` (foldhash, unlike
+            // SipHash, hashes `ab` and `a`,`b` differently); other types are formatted on the
+            // stack first.
+            match kv.value.as_str() {
+                Some(s) => h.write(truncate(s, self.max_value_len).as_bytes()),
+                None => {
+                    let mut buf = StackText::default();
+                    write_value(&mut buf, &kv.value, self.max_value_len);
+                    h.write(&buf.0);
+                }
+            }
             h.write_u8(0xff);
         }
         h.finish()
@@ -358,21 +373,21 @@ fn labels(pairs: &[(Box<str>, Box<str>)], max_value_len: usize) -> Labels {
 /// Writes a value's `Display` form cut to `max` bytes at a character boundary.
 fn write_value<W: fmt::Write>(out: &mut W, value: &Value<'_>, max: usize) {
     // Writers here never fail (the hash and comparison sinks record a mismatch instead).
-    let _ = match value {
-        Value::Str(s) => out.write_str(truncate(s, max)),
-        other => write!(
+    let _ = match value.as_str() {
+        Some(s) => out.write_str(truncate(s, max)),
+        None => write!(
             Truncating {
                 inner: out,
                 remaining: max
             },
-            "{other}"
+            "{value}"
         ),
     };
 }
 
 /// Whether `value`, stringified and truncated, is `expected` (without allocating).
 fn value_eq(value: &Value<'_>, expected: &str, max: usize) -> bool {
-    if let Value::Str(s) = value {
+    if let Some(s) = value.as_str() {
         return truncate(s, max) == expected;
     }
     let mut sink = EqSink {
@@ -403,12 +418,13 @@ impl<W: fmt::Write> fmt::Write for Truncating<'_, W> {
     }
 }
 
-/// Feeds text into a hasher (chunking does not change SipHash's result).
-struct HashSink<'a, H>(&'a mut H);
+/// Text formatted on the stack (spills to the heap only past 64 bytes).
+#[derive(Default)]
+struct StackText(smallvec::SmallVec<[u8; 64]>);
 
-impl<H: Hasher> fmt::Write for HashSink<'_, H> {
+impl fmt::Write for StackText {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.0.write(s.as_bytes());
+        self.0.extend_from_slice(s.as_bytes());
         Ok(())
     }
 }
