@@ -1,51 +1,44 @@
 // Latest results: `cargo bench -p hyperion-bench --bench otel_metrics`, 2026-11-23, AMD EPYC,
-// 2 cores, rustc 1.95.0 (59807616e 2026-04-14); load average ~0.9 from other work, so expect
-// +-10% between runs. Criterion point estimates, 3 string attributes everywhere. Allocations per
-// call (and bytes) from `cargo test -p hyperion-bench -- --nocapture otel_metric` (src/lib.rs);
-// the raw SDK and prometheus-client sides allocate nothing. Raw SDK = `SdkMeterProvider` with a
-// `PeriodicReader` (1 h) over a dropping cumulative exporter (not a ManualReader).
+// 2 cores, rustc 1.95.0 (59807616e 2026-04-14); other work was running, so expect +-10% between
+// runs. Criterion point estimates, 3 string attributes (borrowed, not 'static) everywhere.
+// Allocations per call from `cargo test -p hyperion-bench -- --nocapture otel_metric`
+// (src/lib.rs); the raw SDK and prometheus-client sides allocate nothing. Raw SDK =
+// `SdkMeterProvider` with a `PeriodicReader` (1 h) over a dropping cumulative exporter.
+// This run is after commit "Cheaper metric records" ('static values uncopied, OTLP attributes on
+// the stack, foldhash for label sets); the first run's numbers are in brackets.
 //
-// counter_add_3_attributes                 | histogram_record_with_exemplar (in a sampled span)
-// hyperion otlp          161 ns, 4 (188 B) | hyperion prometheus (exemplar) 155 ns, 0
-// hyperion prometheus     89 ns, 0         | hyperion otlp (no exemplar)    175 ns, 4 (188 B)
-//   .. in a sampled span 136 ns, 0         | hyperion both                  343 ns, 4 (188 B)
-// hyperion both          253 ns, 4 (188 B) | prometheus-client observe       53 ns (27 w/o time)
-// otel_sdk                90 ns            | prometheus-client family+observe 120 ns
-// prometheus-client fam.  73 ns            | otel_sdk record, no exemplar   114 ns
+// counter_add_3_attributes                     | histogram_record_with_exemplar (sampled span)
+// hyperion otlp          169 ns [161], 3 allocs | hyperion prometheus (exemplar) 113 ns [155], 0
+// hyperion prometheus     56 ns  [89], 0        | hyperion otlp (no exemplar)    223 ns [175], 3
+//   .. in a sampled span 102 ns [136], 0        | hyperion both                  313 ns [343], 3
+// hyperion both          297 ns [253], 3        | prometheus-client observe       64 ns (29 w/o time)
+// otel_sdk                99 ns  [90]           | prometheus-client family+observe 120 ns
+// prometheus-client fam.  74 ns                 | otel_sdk record, no exemplar   123 ns
 //
-// intercept_sync("S", "M"), logging off: hyperion prometheus 566 ns, 3 (456 B); otlp 618 ns,
-// 11 (800 B); both 963 ns, 11 (800 B); none (span only, metrics disabled) 309 ns, 3 (456 B).
-// Raw SDK parts: span build_with_context+end 123 + counter add 85 + histogram record 106 = 314 ns
-// (the three in one loop: 316 ns).
+// intercept_sync("S", "M"), logging off: hyperion prometheus 551 ns [566], 3 allocs (456 B);
+// otlp 622 ns [618], 3 allocs [11]; both 814 ns [963], 3 allocs [11]; none (span only) 305 ns,
+// 3 allocs. Raw SDK parts in one loop: span 121 + counter 88 + histogram 111 = 321 ns.
 //
 // Goals:
-// - counter add <= 1.05x raw SDK: MISSED for otlp, 161/90 = 1.78x (both 2.80x); prometheus
-//   89 ns = 0.99x (met), 1.51x when under a sampled span (the exemplar).
-// - histogram record with exemplar <= 100 ns: MISSED, 155 ns (1.55x the goal; 1.29x
-//   prometheus-client's own family+observe, 1.36x the SDK without exemplar).
-// - intercept <= 1.1x the SDK parts (345 ns): MISSED in every configuration: prometheus 1.80x,
-//   otlp 1.97x, both 3.07x. The span part alone (309 ns) is already 0.98x the whole SDK sum.
+// - counter add <= 1.05x raw SDK: met with prometheus, 56/99 = 0.57x (1.03x under a sampled span,
+//   with its exemplar); MISSED for otlp, 169/99 = 1.71x, and both, 3.0x.
+// - histogram record with exemplar <= 100 ns: MISSED, 113 ns (prometheus-client's own
+//   family+observe is 120 ns on the same labels; observe alone 64 ns, of which the exemplar's
+//   wall-clock read is ~24 ns).
+// - intercept <= 1.1x the SDK parts (353 ns): MISSED in every configuration: prometheus 1.72x,
+//   otlp 1.94x, both 2.54x. The span part alone (305 ns, metrics off) is 2.5x the SDK's span.
 //
 // Where the time goes (group `metric_overhead_parts`, each piece alone):
-// - OTLP sink: `convert::key_values` copies every string value into a `String` and collects a
-//   `Vec`: 4 allocs, 72 ns, the whole 70 ns counter gap. Fix: a `Value` that says it is
-//   `'static` (`Value::from_static_str` already exists; keep it as `StringValue::Static`) and a
-//   stack buffer (`SmallVec<[KeyValue; 8]>`) instead of the `Vec`; the intercept converts its
-//   three attributes twice (counter, histogram), so convert once per call.
-// - Prometheus sink: the series lookup hashes keys and values with std's SipHash in small writes
-//   (46 ns of the 89), then takes the table's RwLock and compares in place. Fix: a seeded fast
-//   hasher (foldhash/ahash), and bound handles (`counter.bind(&attrs)`) or a per-call-site cache
-//   of the resolved series for the intercept's fixed (component, method, outcome) sets.
-// - Exemplars: each reads the wall clock (23 ns; 27 -> 53 ns for prometheus-client too); an
-//   intercept reads clocks ~6 times (span start/end, Instant start/elapsed 50 ns, two
-//   exemplars). Fix: one cached coarse wall clock (an atomic the adapter runtime ticks every
-//   ms; Prometheus keeps ms) or the intercept passing its end time to both exemplars.
-// - Intercept span path: 309 vs 123 ns: the facade span overhead (see benches/otel.rs), the span
-//   name `format!("{component}.{method}")` (40 ns, 1 alloc; cache it per static pair) and the
-//   intercept's own `Instant` reads (50 ns).
-// - `both` is additive (253 = 89 + 161): each sink does its own attribute work.
-// - Note: with `tracing.exporter: none` the adapter ignores `tracing.endpoint` and sends OTLP
-//   metrics to localhost:4317; there is no `metrics.endpoint` to point them elsewhere.
+// - OTLP sink: string values that are only borrowed for the call are copied into `String`s
+//   (3 allocs here; 'static ones, like the intercept's component/method/outcome, are not any
+//   more), and the SDK then hashes the attribute set itself. Both sinks do their own work, so
+//   `both` costs the sum.
+// - Exemplars read the wall clock (24 ns each). Fix: one cached coarse clock (an atomic the
+//   adapter runtime ticks every ms; Prometheus keeps ms), or the intercept passing its end time.
+// - Intercept span path: 305 vs 121 ns: the facade span overhead (child Context Arc 30 ns, see
+//   benches/otel.rs), the span name `format!("{component}.{method}")` (45 ns, 1 alloc; intern it
+//   per static pair) and the intercept's own `Instant` reads (49 ns).
+// - Label hashing is no longer the cost it was (SipHash 59 ns for 3 attributes; foldhash now).
 
 //! Recording metrics: the hyperion facade through the otel adapter (`metrics.exporter`
 //! `prometheus`, `otlp` and `both`), side by side in one run with the raw OpenTelemetry SDK 0.33
@@ -54,8 +47,8 @@
 //! Every hyperion side is built from YAML with [`OtelModule`]: spans sampled (`always_on`) but
 //! never exported (`tracing.exporter: none`), the Prometheus listener on `127.0.0.1:0`, logging
 //! off, and `metrics.interval: 1h` so that the OTLP periodic reader never exports during the run
-//! (with `tracing.exporter: none` the adapter sends OTLP metrics to `localhost:4317`, where
-//! nothing listens here). The raw SDK side is an `SdkMeterProvider` with a periodic reader (1 h)
+//! (OTLP metrics go to `tracing.endpoint`, by default `localhost:4317`, where nothing listens
+//! here). The raw SDK side is an `SdkMeterProvider` with a periodic reader (1 h)
 //! over an exporter that drops what it gets, cumulative like the OTLP exporter: the reader is
 //! not on the recording path, so this is what the adapter's OTLP sink has under it.
 //!
