@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine for building and testing hyperion. Idempotent; safe to run twice.
 #
-# Installs what the tests need besides Rust: rotel, a real OTLP collector (PyPI), which the
-# OpenTelemetry adapter's export tests start on their own ports. CI runs this on a clean machine,
-# so nothing may be assumed installed by hand.
+# Installs what the tests need besides Rust: rotel, a real OTLP collector (PyPI), and Prometheus
+# (Debian), which the OpenTelemetry adapter's tests start on ports of their own. CI runs this
+# on a clean machine, so nothing may be assumed installed by hand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

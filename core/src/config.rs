@@ -1502,11 +1502,12 @@ impl Config {
                 "an IP address or host name, such as \"0.0.0.0\" or \"127.0.0.1\"",
             ));
         }
-        if !metrics.path.starts_with('/') {
+        // `{`, `}`, `:` and `*` would be route captures or wildcards to an HTTP router.
+        if !metrics.path.starts_with('/') || metrics.path.contains(['{', '}', ':', '*']) {
             return Err(ConfigError::invalid(
                 "metrics.path",
                 format!("{:?}", metrics.path),
-                "a path starting with '/', such as \"/metrics\"",
+                "a path starting with '/' and without '{', '}', ':' or '*', such as \"/metrics\"",
             ));
         }
         non_zero_duration("metrics.interval", metrics.interval)?;
@@ -2786,6 +2787,21 @@ propagation: {max_baggage_members: 8, max_baggage_bytes: 100, max_tracestate_mem
                 "found 0",
                 "an integer of at least 1",
             ],
+        );
+    }
+
+    #[test]
+    fn a_metrics_path_with_route_syntax_is_an_error() {
+        for bad in ["/:id", "/{x}", "/m/*rest"] {
+            fails(
+                &format!("metrics:\n  path: \"{bad}\"\n"),
+                &[],
+                &["`metrics.path`", bad, "without '{', '}', ':' or '*'"],
+            );
+        }
+        assert_eq!(
+            ok("metrics: {path: /internal/metrics}", &[]).metrics.path,
+            "/internal/metrics"
         );
     }
 

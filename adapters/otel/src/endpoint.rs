@@ -104,13 +104,23 @@ pub(crate) fn bind(
     config: &hyperion::config::MetricsConfig,
 ) -> Result<std::net::TcpListener, hyperion::ConfigError> {
     let addr = format!("{}:{}", config.bind_address, config.port);
-    let listener =
-        std::net::TcpListener::bind(&addr).map_err(|e| hyperion::ConfigError::Invalid {
-            key: "metrics.port".to_owned(),
-            found: config.port.to_string(),
-            expected: format!("a port free to listen on at {addr} ({e})"),
-            origin: None,
-        })?;
+    let listener = std::net::TcpListener::bind(&addr).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            hyperion::ConfigError::Invalid {
+                key: "metrics.port".to_owned(),
+                found: config.port.to_string(),
+                expected: format!("a port free to listen on at {addr} ({e})"),
+                origin: None,
+            }
+        } else {
+            hyperion::ConfigError::Invalid {
+                key: "metrics.bind_address".to_owned(),
+                found: format!("{:?}", config.bind_address),
+                expected: format!("an address of this machine to listen on ({e})"),
+                origin: None,
+            }
+        }
+    })?;
     listener
         .set_nonblocking(true)
         .map_err(|e| hyperion::ConfigError::Invalid {
@@ -122,17 +132,23 @@ pub(crate) fn bind(
     Ok(listener)
 }
 
-/// Serves the endpoint on `listener`, on `runtime`, until the runtime shuts down.
+/// Serves the endpoint on `listener`, on `runtime`, until the returned sender is used or
+/// dropped (then the listener closes and the port is free again).
 pub(crate) fn serve(
     endpoint: &PrometheusEndpoint,
     listener: std::net::TcpListener,
     runtime: &tokio::runtime::Handle,
-) -> std::io::Result<()> {
+) -> std::io::Result<tokio::sync::oneshot::Sender<()>> {
     let _entered = runtime.enter();
     let listener = tokio::net::TcpListener::from_std(listener)?;
     let router = endpoint.router();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     runtime.spawn(async move {
-        let _ = axum::serve(listener, router).await;
+        let _ = axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await;
     });
-    Ok(())
+    Ok(stop)
 }

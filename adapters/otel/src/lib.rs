@@ -108,7 +108,9 @@ pub const MODULE_NAME: &str = "otel";
 pub struct OtelModule {
     stats: Arc<Mutex<Arc<Stats>>>,
     endpoint: Arc<Mutex<Option<PrometheusEndpoint>>>,
-    meters: Arc<Mutex<Option<Arc<metrics::OtelMeterProvider>>>>,
+    // Weak: the module must not keep a built telemetry's meter provider (and its periodic
+    // reader) alive after that telemetry is gone.
+    meters: Arc<Mutex<Option<std::sync::Weak<metrics::OtelMeterProvider>>>>,
     console: console::Sink,
     #[cfg(feature = "testing")]
     extra_exporter: Option<testing::Capture>,
@@ -138,6 +140,7 @@ impl OtelModule {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
+            .and_then(std::sync::Weak::upgrade)
             .map(|m| m.stats())
             .unwrap_or_default()
     }
@@ -179,6 +182,7 @@ impl Module for OtelModule {
                 meters: None,
                 meter_provider: None,
                 runtime_metrics: None,
+                background: Mutex::new(Background::default()),
                 stats: stats.clone(),
                 runtime: None,
             };
@@ -202,8 +206,14 @@ impl Module for OtelModule {
                     });
                 }
                 instance.meters = meters.otlp.clone();
+                instance
+                    .background
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .server = meters.server;
                 let provider = Arc::new(meters.provider);
-                *self.meters.lock().unwrap_or_else(|p| p.into_inner()) = Some(provider.clone());
+                *self.meters.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(Arc::downgrade(&provider));
                 instance.meter_provider = Some(provider);
             }
             instance.runtime = runtime;
@@ -349,6 +359,7 @@ impl OtelModule {
         use hyperion::config::MetricsExporter;
         let m = &config.metrics;
         let runtime_metrics = Arc::new(OnceLock::new());
+        let mut server = None;
         if m.collect_runtime {
             // The background sampler runs on the adapter's runtime.
             AdapterRuntime::get(runtime)?;
@@ -364,8 +375,10 @@ impl OtelModule {
                     m.path.clone(),
                     addr,
                 );
-                endpoint::serve(&ep, listener, &AdapterRuntime::get(runtime)?)
-                    .map_err(module_error)?;
+                server = Some(
+                    endpoint::serve(&ep, listener, &AdapterRuntime::get(runtime)?)
+                        .map_err(module_error)?,
+                );
                 *self.endpoint.lock().unwrap_or_else(|p| p.into_inner()) = Some(ep);
                 Some(sink)
             }
@@ -391,9 +404,18 @@ impl OtelModule {
                 let reader = opentelemetry_sdk::metrics::PeriodicReader::builder(exporter)
                     .with_interval(m.interval)
                     .build();
+                // The same attribute-set limit as the Prometheus sink (the SDK's own default
+                // is 2000 whatever the config says).
+                let limit = m.cardinality_limit;
                 let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
                     .with_resource(resource(config))
                     .with_reader(reader)
+                    .with_view(move |_: &opentelemetry_sdk::metrics::Instrument| {
+                        opentelemetry_sdk::metrics::Stream::builder()
+                            .with_cardinality_limit(limit)
+                            .build()
+                            .ok()
+                    })
                     .build();
                 Some(Arc::new(metrics::OtlpSink::new(provider)))
             }
@@ -405,11 +427,13 @@ impl OtelModule {
                 otlp: otlp.clone(),
                 otlp_counters: Default::default(),
                 default_boundaries: m.histogram_boundaries.clone(),
+                max_label_value_length: m.max_label_value_length,
                 #[cfg(feature = "testing")]
                 tap: self.metric_tap.clone(),
             },
             otlp,
             runtime: runtime_metrics,
+            server,
         })
     }
 }
@@ -419,6 +443,8 @@ struct Meters {
     provider: metrics::OtelMeterProvider,
     otlp: Option<Arc<metrics::OtlpSink>>,
     runtime: Arc<OnceLock<runtime::RuntimeMetrics>>,
+    /// Stops the Prometheus listener.
+    server: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// Runtime metrics to start once the telemetry exists.
@@ -516,8 +542,27 @@ struct OtelInstance {
     meters: Option<Arc<metrics::OtlpSink>>,
     meter_provider: Option<Arc<metrics::OtelMeterProvider>>,
     runtime_metrics: Option<RuntimeCollection>,
+    background: Mutex<Background>,
     stats: Arc<Stats>,
     runtime: Option<AdapterRuntime>,
+}
+
+/// What runs in the background until shutdown: the Prometheus listener and the runtime sampler.
+#[derive(Default)]
+struct Background {
+    server: Option<tokio::sync::oneshot::Sender<()>>,
+    sampler: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Background {
+    fn stop(&mut self) {
+        if let Some(stop) = self.server.take() {
+            let _ = stop.send(());
+        }
+        if let Some(sampler) = self.sampler.take() {
+            sampler.abort();
+        }
+    }
 }
 
 impl OtelInstance {
@@ -577,7 +622,7 @@ impl ModuleInstance for OtelInstance {
                 .map(|rt| rt.handle());
             if let Some(handle) = handle {
                 let cell = collection.metrics.clone();
-                handle.spawn(async move {
+                let sampler = handle.spawn(async move {
                     let mut tick = tokio::time::interval(runtime::SAMPLE_EVERY);
                     loop {
                         tick.tick().await;
@@ -586,6 +631,10 @@ impl ModuleInstance for OtelInstance {
                         }
                     }
                 });
+                self.background
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .sampler = Some(sampler);
             }
         }
     }
@@ -595,6 +644,10 @@ impl ModuleInstance for OtelInstance {
     }
 
     fn shutdown(&self) -> BoxFuture<'_, Result<(), ModuleError>> {
+        self.background
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .stop();
         self.blocking(true)
     }
 }

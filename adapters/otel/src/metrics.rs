@@ -21,8 +21,19 @@ use crate::convert;
 /// Attributes converted on the stack: most records carry a handful.
 type Attrs = smallvec::SmallVec<[opentelemetry::KeyValue; 8]>;
 
-fn attrs(attributes: &[KeyValue<'_>]) -> Attrs {
-    attributes.iter().map(convert::key_value).collect()
+/// Converts attributes for the SDK, cutting string values longer than `max` bytes (at a
+/// character boundary), as the Prometheus sink does.
+fn attrs(attributes: &[KeyValue<'_>], max: usize) -> Attrs {
+    attributes
+        .iter()
+        .map(|kv| match kv.value.as_str() {
+            Some(s) if s.len() > max => opentelemetry::KeyValue::new(
+                convert::key(&kv.key),
+                crate::prometheus::truncate(s, max).to_owned(),
+            ),
+            _ => convert::key_value(kv),
+        })
+        .collect()
 }
 
 /// The OTLP sink: instruments of an SDK meter provider with a periodic reader.
@@ -45,13 +56,18 @@ impl OtlpSink {
     }
 }
 
-struct OtlpCounter(opentelemetry::metrics::Counter<u64>);
-struct OtlpUpDown(opentelemetry::metrics::UpDownCounter<i64>);
+struct OtlpCounter(opentelemetry::metrics::Counter<u64>, usize);
+struct OtlpUpDown(opentelemetry::metrics::UpDownCounter<i64>, usize);
 struct OtlpHistogram(
     opentelemetry::metrics::Histogram<f64>,
     Arc<OtlpSinkCounters>,
+    usize,
 );
-struct OtlpGauge(opentelemetry::metrics::Gauge<f64>, Arc<OtlpSinkCounters>);
+struct OtlpGauge(
+    opentelemetry::metrics::Gauge<f64>,
+    Arc<OtlpSinkCounters>,
+    usize,
+);
 
 /// Counts values refused for the OTLP sink.
 #[derive(Default)]
@@ -61,13 +77,13 @@ pub(crate) struct OtlpSinkCounters {
 
 impl CounterRecorder for OtlpCounter {
     fn add(&self, _: &Context, value: u64, attributes: &[KeyValue<'_>]) {
-        self.0.add(value, &attrs(attributes));
+        self.0.add(value, &attrs(attributes, self.1));
     }
 }
 
 impl UpDownCounterRecorder for OtlpUpDown {
     fn add(&self, _: &Context, value: i64, attributes: &[KeyValue<'_>]) {
-        self.0.add(value, &attrs(attributes));
+        self.0.add(value, &attrs(attributes, self.1));
     }
 }
 
@@ -77,7 +93,7 @@ impl HistogramRecorder for OtlpHistogram {
             self.1.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        self.0.record(value, &attrs(attributes));
+        self.0.record(value, &attrs(attributes, self.2));
     }
 }
 
@@ -87,15 +103,15 @@ impl GaugeRecorder for OtlpGauge {
             self.1.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        self.0.record(value, &attrs(attributes));
+        self.0.record(value, &attrs(attributes, self.2));
     }
 }
 
 /// What the metric sinks refused, so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MetricStats {
-    /// Values dropped as invalid: NaN or infinite, or negative where the instrument forbids it
-    /// (counted once per sink that refused it).
+    /// Values dropped as invalid: NaN or infinite (counted once per sink that refused it).
+    /// Counters take `u64`, so a negative increment cannot reach them.
     pub dropped_values: u64,
     /// Records folded into an instrument's `otel_metric_overflow="true"` series because it had
     /// reached `metrics.cardinality_limit` attribute sets.
@@ -109,6 +125,8 @@ pub(crate) struct OtelMeterProvider {
     pub(crate) otlp_counters: Arc<OtlpSinkCounters>,
     /// Default histogram boundaries for OTLP (same rules as the Prometheus sink).
     pub(crate) default_boundaries: Option<Vec<f64>>,
+    /// `metrics.max_label_value_length`.
+    pub(crate) max_label_value_length: usize,
     /// The conformance harness's view of every record, behind the sinks.
     #[cfg(feature = "testing")]
     pub(crate) tap: Option<crate::testing::MetricTap>,
@@ -134,17 +152,7 @@ impl OtelMeterProvider {
     }
 
     fn boundaries(&self, d: &InstrumentDescriptor) -> Vec<f64> {
-        if let Some(b) = &d.boundaries {
-            return b.clone();
-        }
-        if let Some(b) = &self.default_boundaries {
-            return b.clone();
-        }
-        if d.unit == "s" {
-            crate::prometheus::SECONDS_BUCKETS.to_vec()
-        } else {
-            crate::prometheus::OTEL_DEFAULT_BUCKETS.to_vec()
-        }
+        crate::prometheus::boundaries(d, self.default_boundaries.as_deref())
     }
 }
 
@@ -206,7 +214,7 @@ impl MeterProvider for OtelMeterProvider {
                 .with_description(d.description.clone())
                 .with_unit(d.unit.clone())
                 .build();
-            Arc::new(OtlpCounter(c)) as Arc<dyn CounterRecorder>
+            Arc::new(OtlpCounter(c, self.max_label_value_length)) as Arc<dyn CounterRecorder>
         });
         route!(self, d, prom, otlp, CounterRecorder, counter)
     }
@@ -220,7 +228,7 @@ impl MeterProvider for OtelMeterProvider {
                 .with_description(d.description.clone())
                 .with_unit(d.unit.clone())
                 .build();
-            Arc::new(OtlpUpDown(c)) as Arc<dyn UpDownCounterRecorder>
+            Arc::new(OtlpUpDown(c, self.max_label_value_length)) as Arc<dyn UpDownCounterRecorder>
         });
         route!(self, d, prom, otlp, UpDownCounterRecorder, up_down_counter)
     }
@@ -235,7 +243,11 @@ impl MeterProvider for OtelMeterProvider {
                 .with_unit(d.unit.clone())
                 .with_boundaries(self.boundaries(d))
                 .build();
-            Arc::new(OtlpHistogram(h, self.otlp_counters.clone())) as Arc<dyn HistogramRecorder>
+            Arc::new(OtlpHistogram(
+                h,
+                self.otlp_counters.clone(),
+                self.max_label_value_length,
+            )) as Arc<dyn HistogramRecorder>
         });
         route!(self, d, prom, otlp, HistogramRecorder, histogram)
     }
@@ -249,7 +261,11 @@ impl MeterProvider for OtelMeterProvider {
                 .with_description(d.description.clone())
                 .with_unit(d.unit.clone())
                 .build();
-            Arc::new(OtlpGauge(g, self.otlp_counters.clone())) as Arc<dyn GaugeRecorder>
+            Arc::new(OtlpGauge(
+                g,
+                self.otlp_counters.clone(),
+                self.max_label_value_length,
+            )) as Arc<dyn GaugeRecorder>
         });
         route!(self, d, prom, otlp, GaugeRecorder, gauge)
     }

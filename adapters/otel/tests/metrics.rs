@@ -140,6 +140,7 @@ async fn prometheus_scrapes_series_and_exemplars_that_point_at_delivered_traces(
     let counter_exemplars = prometheus
         .exemplars("shop_api_user_lookups_total", start, end)
         .await;
+    assert!(!counter_exemplars.is_empty(), "no counter exemplars stored");
     assert!(
         counter_exemplars
             .iter()
@@ -188,6 +189,41 @@ async fn the_endpoint_negotiates_openmetrics_and_mounts_in_an_app() {
     let (_, body) = get(&format!("http://{app_addr}/stats"), None).await;
     assert!(body.contains("jobs_done_total{queue=\"mail\"} 3"), "{body}");
     t.shutdown(Duration::from_secs(5)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_the_listener_and_frees_the_port() {
+    let yaml = "tracing:\n  exporter: none\nmetrics:\n  port: 0\n  bind_address: 127.0.0.1\n  collect_runtime: true\n";
+    let (t, otel) = build(yaml).await;
+    let addr = otel.prometheus_endpoint().unwrap().local_addr().unwrap();
+    get(&format!("http://{addr}/metrics"), None).await;
+    t.shutdown(Duration::from_secs(5)).await.unwrap();
+    // The telemetry (and every handle to it) is still alive here: shutdown alone must stop it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match std::net::TcpListener::bind(addr) {
+            Ok(_) => break,
+            Err(e) if std::time::Instant::now() > deadline => panic!("port still taken: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    drop(t);
+}
+
+#[tokio::test]
+async fn a_bad_bind_address_names_its_key() {
+    let yaml = "tracing:\n  exporter: none\nmetrics:\n  port: 0\n  bind_address: 192.0.2.1\n";
+    let err = Telemetry::builder()
+        .module(OtelModule::new())
+        .config(Config::from_yaml_str(yaml).unwrap())
+        .build()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`metrics.bind_address`") && err.contains("192.0.2.1"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -275,6 +311,8 @@ async fn otlp_metrics_reach_the_collector_through_rotel() {
         .build()
         .add(&ctx, -2, &[]);
     meter.gauge("orders.queue").build().record(&ctx, 7.0, &[]);
+    // The periodic reader exports on its own every `metrics.interval` (200 ms), before shutdown.
+    receiver.wait_for_metric("orders.placed", WAIT).await;
     t.shutdown(Duration::from_secs(10)).await.unwrap();
 
     use opentelemetry_proto::tonic::metrics::v1::{metric::Data, number_data_point::Value};

@@ -32,6 +32,7 @@
 
 mod classic;
 mod naming;
+pub(crate) use naming::truncate;
 #[cfg(test)]
 mod parse;
 mod series;
@@ -474,17 +475,25 @@ impl PrometheusSink {
 
     /// The bucket boundaries of a histogram (see [`Self::histogram`]).
     fn boundaries(&self, d: &InstrumentDescriptor) -> Vec<f64> {
-        let chosen: &[f64] = match (&d.boundaries, &self.histogram_boundaries) {
-            (Some(own), _) => own,
-            (None, Some(config)) => config,
-            (None, None) if d.unit == "s" => &SECONDS_BUCKETS,
-            (None, None) => &OTEL_DEFAULT_BUCKETS,
-        };
-        let mut bounds: Vec<f64> = chosen.iter().copied().filter(|b| b.is_finite()).collect();
-        bounds.sort_by(f64::total_cmp);
-        bounds.dedup();
-        bounds
+        boundaries(d, self.histogram_boundaries.as_deref())
     }
+}
+
+/// A histogram's bucket boundaries, for every sink: the instrument's own, else the config's,
+/// else second-scale buckets for unit `s`, else OpenTelemetry's defaults; non-finite ones
+/// dropped, the rest sorted and deduplicated (the SDK turns a histogram with unsorted or NaN
+/// boundaries into a silent no-op).
+pub(crate) fn boundaries(d: &InstrumentDescriptor, config: Option<&[f64]>) -> Vec<f64> {
+    let chosen: &[f64] = match (&d.boundaries, config) {
+        (Some(own), _) => own,
+        (None, Some(config)) => config,
+        (None, None) if d.unit == "s" => &SECONDS_BUCKETS,
+        (None, None) => &OTEL_DEFAULT_BUCKETS,
+    };
+    let mut bounds: Vec<f64> = chosen.iter().copied().filter(|b| b.is_finite()).collect();
+    bounds.sort_by(f64::total_cmp);
+    bounds.dedup();
+    bounds
 }
 
 impl fmt::Debug for PrometheusSink {

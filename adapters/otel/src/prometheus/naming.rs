@@ -240,6 +240,12 @@ pub(crate) fn label_name(key: &str) -> Option<String> {
         out.push_str("key_");
     }
     out.extend(key.chars().map(label_char));
+    // Names Prometheus or this exporter give a meaning of their own: `le` (histogram buckets),
+    // `__*` (reserved), `otel_metric_overflow` (the overflow series). A user attribute with one
+    // of them would make a duplicate label, and Prometheus rejects the whole scrape for that.
+    if out == "le" || out.starts_with("__") || out == "otel_metric_overflow" {
+        out.insert_str(0, "key_");
+    }
     Some(out)
 }
 
@@ -454,6 +460,13 @@ mod tests {
         assert_eq!(label_name("a..b").as_deref(), Some("a__b"));
         assert_eq!(label_name("héllo").as_deref(), Some("h_llo"));
         assert_eq!(label_name(""), None);
+        assert_eq!(label_name("le").as_deref(), Some("key_le"));
+        assert_eq!(label_name("__name__").as_deref(), Some("key___name__"));
+        assert_eq!(
+            label_name("otel_metric_overflow").as_deref(),
+            Some("key_otel_metric_overflow")
+        );
+        assert_eq!(label_name("level").as_deref(), Some("level"));
     }
 
     #[test]

@@ -448,7 +448,7 @@ impl fmt::Write for EqSink<'_> {
     }
 }
 
-/// The hash map of raw keys is keyed by a SipHash of the key already: no second hash.
+/// The hash map of raw keys is keyed by a (foldhash) hash of the key already: no second hash.
 #[derive(Default)]
 struct IdentityHasher(u64);
 
