@@ -274,6 +274,9 @@ pub struct LoggingConfig {
     pub output: LogOutput,
     /// Whether log records are also exported over OTLP. Default: `false`.
     pub otlp: bool,
+    /// `RUST_LOG`-style per-target directives on top of `level`, e.g.
+    /// `"warn,my_app=debug,sqlx=off"`; the `RUST_LOG` variable sets it too. Default: none.
+    pub directives: Option<String>,
 }
 
 impl Default for LoggingConfig {
@@ -285,6 +288,7 @@ impl Default for LoggingConfig {
             format: LogFormat::Json,
             output: LogOutput::Stdout,
             otlp: false,
+            directives: None,
         }
     }
 }
@@ -1102,7 +1106,7 @@ impl OtelEnv {
         let mut env: BTreeMap<&str, &str> = BTreeMap::new();
         for (name, value) in vars {
             let value = value.trim();
-            if name.starts_with("OTEL_") && !value.is_empty() {
+            if (name.starts_with("OTEL_") || name == "RUST_LOG") && !value.is_empty() {
                 env.insert(name, value);
             }
         }
@@ -1133,6 +1137,8 @@ impl OtelEnv {
                 "tracing.batch.max_batch_size",
             ),
             ("OTEL_METRIC_EXPORT_INTERVAL", "metrics.interval"),
+            // Not an OpenTelemetry variable, but the one every Rust service already uses.
+            ("RUST_LOG", "logging.directives"),
         ];
         for (var, key) in plain {
             if let Some(value) = env.get(var) {
@@ -2788,6 +2794,18 @@ propagation: {max_baggage_members: 8, max_baggage_bytes: 100, max_tracestate_mem
                 "an integer of at least 1",
             ],
         );
+    }
+
+    #[test]
+    fn rust_log_sets_the_logging_directives() {
+        assert_eq!(Config::default().logging.directives, None);
+        let config = env(&[("RUST_LOG", "warn,my_app=debug")]);
+        assert_eq!(
+            config.logging.directives.as_deref(),
+            Some("warn,my_app=debug")
+        );
+        let config = ok("logging: {directives: \"sqlx=off\"}", &[]);
+        assert_eq!(config.logging.directives.as_deref(), Some("sqlx=off"));
     }
 
     #[test]

@@ -7,7 +7,11 @@
 //! keeps its parent.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 
 use crate::log::Log;
 use crate::propagation::{self, Baggage, Extractor, Injector};
@@ -191,5 +195,91 @@ impl std::fmt::Debug for Context {
                 .field("baggage", &inner.baggage)
                 .finish(),
         }
+    }
+}
+
+thread_local! {
+    /// The span context of the call being run (or polled) on this thread, for bridges from
+    /// instrumentation that cannot take a `&Context` (`tracing` events from libraries).
+    static CURRENT: RefCell<SpanContext> = const { RefCell::new(SpanContext::INVALID) };
+}
+
+/// Calls `f` with the span context of the intercepted call running on this thread (invalid when
+/// there is none). For bridges such as a `tracing` layer; application code passes `&Context`.
+///
+/// It is set only while [`Context::in_scope`] runs its closure or a [`Scoped`] future is being
+/// polled, and restored afterwards: nothing is left on the thread across an `.await`.
+///
+/// ```
+/// use hyperion::{Context, SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+/// use hyperion::context::with_current_span_context;
+/// let sc = SpanContext::new(TraceId::from_bytes([1; 16]), SpanId::from_bytes([2; 8]),
+///     TraceFlags::SAMPLED, false, TraceState::default());
+/// let ctx = Context::noop().with_span_context(sc.clone());
+/// assert!(!with_current_span_context(|c| c.is_valid()));
+/// ctx.in_scope(|| assert_eq!(with_current_span_context(|c| c.clone()), sc));
+/// assert!(!with_current_span_context(|c| c.is_valid()));
+/// ```
+pub fn with_current_span_context<R>(f: impl FnOnce(&SpanContext) -> R) -> R {
+    CURRENT.with(|c| f(&c.borrow()))
+}
+
+/// Puts a span context in place for its lifetime and restores the previous one on drop (also
+/// when the code in between panics).
+struct Enter {
+    previous: SpanContext,
+}
+
+impl Enter {
+    fn new(span: &SpanContext) -> Enter {
+        Enter {
+            previous: CURRENT.with(|c| std::mem::replace(&mut *c.borrow_mut(), span.clone())),
+        }
+    }
+}
+
+impl Drop for Enter {
+    fn drop(&mut self) {
+        let previous = std::mem::replace(&mut self.previous, SpanContext::INVALID);
+        CURRENT.with(|c| *c.borrow_mut() = previous);
+    }
+}
+
+impl Context {
+    /// Runs `f` with this context's span as the thread's current one (see
+    /// [`with_current_span_context`]).
+    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _enter = Enter::new(self.span_context());
+        f()
+    }
+
+    /// Wraps a future so that this context's span is the thread's current one while it is
+    /// polled (see [`with_current_span_context`]). `intercept` does this for the calls it runs.
+    pub fn scope<F: Future>(&self, future: F) -> Scoped<F> {
+        Scoped {
+            span: self.span_context().clone(),
+            future,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A future that makes its span context current on the thread while it is polled. See
+    /// [`Context::scope`].
+    #[derive(Debug)]
+    pub struct Scoped<F> {
+        span: SpanContext,
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: Future> Future for Scoped<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _enter = Enter::new(this.span);
+        this.future.poll(cx)
     }
 }

@@ -589,7 +589,14 @@ impl Context {
         R: CallResult,
     {
         let (ctx, call) = self.start_call_with(component, method, options);
-        let result = f(ctx).await;
+        // With a span, it is the thread's current one while the call is polled, so that bridges
+        // (a `tracing` layer) can correlate what libraries log; without one, nothing to do.
+        let result = if ctx.span_context().is_valid() {
+            let scope = ctx.clone();
+            scope.scope(f(ctx)).await
+        } else {
+            f(ctx).await
+        };
         call.finish(&result);
         result
     }
@@ -614,7 +621,12 @@ impl Context {
         R: CallResult,
     {
         let (ctx, call) = self.start_call(component, method);
-        let result = f(ctx);
+        let result = if ctx.span_context().is_valid() {
+            let scope = ctx.clone();
+            scope.in_scope(|| f(ctx))
+        } else {
+            f(ctx)
+        };
         call.finish(&result);
         result
     }

@@ -48,7 +48,7 @@ pub mod trace;
 
 pub use attr::{Array, Key, KeyValue, Value, kv};
 pub use config::{Config, ConfigError, ConfigLoader, Signal};
-pub use context::Context;
+pub use context::{Context, Scoped};
 pub use intercept::{CallGuard, CallResult, InterceptOptions, Interceptor, Outcome};
 pub use log::{Level, Log, Logger, Record};
 pub use metric::{Counter, Gauge, Histogram, Meter, UpDownCounter};

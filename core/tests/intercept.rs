@@ -342,3 +342,35 @@ async fn only_exclude_and_additional_select_per_call() {
         .await;
     assert_eq!(journal.lock().unwrap().len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_call_span_is_current_while_polled_and_only_then() {
+    use hyperion::context::with_current_span_context;
+    let (t, store) = memory("", vec![]).await;
+    let outside = || with_current_span_context(|c| c.clone());
+    assert!(!outside().is_valid());
+    let seen: Result<(Vec<hyperion::SpanContext>, hyperion::SpanContext), String> = t
+        .context()
+        .intercept("S", "M", |ctx| async move {
+            let mut seen = vec![outside()];
+            tokio::task::yield_now().await; // maybe another worker thread now
+            seen.push(outside());
+            let inner: Result<hyperion::SpanContext, String> =
+                ctx.intercept_sync("S", "Inner", |_| Ok(outside()));
+            seen.push(outside());
+            Ok((seen, inner.unwrap()))
+        })
+        .await;
+    let (seen, inner) = seen.unwrap();
+    assert!(
+        !outside().is_valid(),
+        "nothing is left on the thread after the call"
+    );
+    let snap = {
+        t.flush(Duration::from_secs(1)).await.unwrap();
+        store.snapshot()
+    };
+    let call = snap.root("S.M").span().context.clone();
+    assert!(seen.iter().all(|sc| *sc == call), "{seen:?}");
+    assert_eq!(inner, snap.root("S.M").child("S.Inner").span().context);
+}
