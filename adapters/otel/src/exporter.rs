@@ -232,10 +232,31 @@ pub(crate) fn otlp(
 
 /// The OTLP/HTTP URL for metrics beside a traces URL (`…/v1/traces` becomes `…/v1/metrics`).
 pub(crate) fn metrics_url(target: &Target) -> String {
+    signal_url(target, "metrics")
+}
+
+/// The OTLP/HTTP URL of another signal beside a traces URL; gRPC URLs have no path.
+fn signal_url(target: &Target, signal: &str) -> String {
     match target.url.strip_suffix("/v1/traces") {
-        Some(base) if target.protocol != Protocol::Grpc => format!("{base}/v1/metrics"),
+        Some(base) if target.protocol != Protocol::Grpc => format!("{base}/v1/{signal}"),
         _ => target.url.clone(),
     }
+}
+
+/// Builds the OTLP log exporter to the same collector as traces (same rules as [`otlp`]).
+pub(crate) fn otlp_logs(
+    config: &TracingConfig,
+    target: &Target,
+) -> Result<opentelemetry_otlp::LogExporter, String> {
+    let builder = opentelemetry_otlp::LogExporter::builder();
+    let url = signal_url(target, "logs");
+    let result = match target.protocol {
+        Protocol::Grpc => tonic_settings(builder.with_tonic(), config, &url)?.build(),
+        Protocol::HttpProtobuf | Protocol::HttpJson => {
+            http_settings(builder.with_http(), config, target, &url)?.build()
+        }
+    };
+    result.map_err(|e| e.to_string())
 }
 
 /// Builds the OTLP metric exporter to the same collector as traces (same rules as [`otlp`]).

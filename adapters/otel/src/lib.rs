@@ -54,10 +54,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod bridge;
 mod console;
 mod convert;
 mod endpoint;
 mod exporter;
+mod logger;
+mod logs;
 mod metrics;
 mod prometheus;
 mod runtime;
@@ -78,6 +81,7 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
 
+pub use bridge::TracingBridge;
 pub use endpoint::PrometheusEndpoint;
 pub use metrics::MetricStats;
 pub use stats::SpanExportStats;
@@ -112,6 +116,8 @@ pub struct OtelModule {
     // reader) alive after that telemetry is gone.
     meters: Arc<Mutex<Option<std::sync::Weak<metrics::OtelMeterProvider>>>>,
     console: console::Sink,
+    log_output: Option<logs::Output>,
+    loggers: Arc<Mutex<Option<std::sync::Weak<logger::OtelLogger>>>>,
     #[cfg(feature = "testing")]
     extra_exporter: Option<testing::Capture>,
     #[cfg(feature = "testing")]
@@ -155,6 +161,32 @@ impl OtelModule {
             .clone()
     }
 
+    /// Log lines that could not be written (closed stdout, full disk...) so far, by the
+    /// telemetry most recently built from this module (still alive).
+    pub fn failed_log_writes(&self) -> u64 {
+        self.loggers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .and_then(std::sync::Weak::upgrade)
+            .and_then(|l| l.lines.as_ref().map(|w| w.failed_writes()))
+            .unwrap_or(0)
+    }
+
+    /// Writes log lines into a buffer instead of `logging.output` (for tests and tools that
+    /// capture them).
+    pub fn with_log_buffer(mut self, buffer: Arc<Mutex<Vec<u8>>>) -> Self {
+        self.log_output = Some(logs::Output::Buffer(buffer));
+        self
+    }
+
+    /// Writes log lines to a writer of the application's instead of `logging.output`. A failed
+    /// write is counted ([`OtelModule::failed_log_writes`]), never an error or a panic.
+    pub fn with_log_writer(mut self, writer: Arc<Mutex<dyn std::io::Write + Send>>) -> Self {
+        self.log_output = Some(logs::Output::Writer(writer));
+        self
+    }
+
     /// Writes the `console` exporter's trees into a buffer instead of stderr (for tests and
     /// tools that capture the output).
     pub fn with_console_buffer(mut self, buffer: Arc<Mutex<String>>) -> Self {
@@ -181,6 +213,7 @@ impl Module for OtelModule {
                 tracer: None,
                 meters: None,
                 meter_provider: None,
+                logger: None,
                 runtime_metrics: None,
                 background: Mutex::new(Background::default()),
                 stats: stats.clone(),
@@ -215,6 +248,12 @@ impl Module for OtelModule {
                 *self.meters.lock().unwrap_or_else(|p| p.into_inner()) =
                     Some(Arc::downgrade(&provider));
                 instance.meter_provider = Some(provider);
+            }
+            if request.signals.logging {
+                let logger = Arc::new(self.logger(request.config, &mut runtime).await?);
+                *self.loggers.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(Arc::downgrade(&logger));
+                instance.logger = Some(logger);
             }
             instance.runtime = runtime;
             Ok(Box::new(instance) as Box<dyn ModuleInstance>)
@@ -438,6 +477,71 @@ impl OtelModule {
     }
 }
 
+impl OtelModule {
+    async fn logger(
+        &self,
+        config: &Config,
+        runtime: &mut Option<AdapterRuntime>,
+    ) -> Result<logger::OtelLogger, ModuleError> {
+        let l = &config.logging;
+        let filter = logs::Filter::new(l.level.into(), l.directives.as_deref()).map_err(|e| {
+            config_error(ConfigError::Invalid {
+                key: "logging.directives".to_owned(),
+                found: format!("{:?}", l.directives.as_deref().unwrap_or_default()),
+                expected: e,
+                origin: None,
+            })
+        })?;
+        let output = self.log_output.clone().unwrap_or(match l.output {
+            hyperion::config::LogOutput::Stdout => logs::Output::Stdout,
+            hyperion::config::LogOutput::Stderr => logs::Output::Stderr,
+        });
+        let service = config
+            .service_name()
+            .or_else(|| {
+                config
+                    .tracing
+                    .attributes
+                    .get("service.name")
+                    .map(String::as_str)
+            })
+            .map(str::to_owned);
+        let lines = Some(logs::LineWriter::new(l.format, output, service));
+        let otlp = if l.otlp {
+            let mut otlp_tracing = config.tracing.clone();
+            otlp_tracing.exporter = Exporter::Otlp;
+            let target = exporter::resolve(&otlp_tracing)
+                .map_err(config_error)?
+                .expect("OTLP always resolves to a target");
+            let exporter = if target.protocol == hyperion::config::Protocol::Grpc {
+                let handle = AdapterRuntime::get(runtime)?;
+                let _entered = handle.enter();
+                exporter::otlp_logs(&config.tracing, &target).map_err(module_error)?
+            } else {
+                let tracing = config.tracing.clone();
+                off_runtime(move || exporter::otlp_logs(&tracing, &target)).await?
+            };
+            let provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder()
+                .with_resource(resource(config))
+                .with_batch_exporter(exporter)
+                .build();
+            use opentelemetry::logs::LoggerProvider as _;
+            let scope = opentelemetry::InstrumentationScope::builder("hyperion")
+                .with_version(env!("CARGO_PKG_VERSION"))
+                .build();
+            let logger = provider.logger_with_scope(scope);
+            Some((provider, logger))
+        } else {
+            None
+        };
+        Ok(logger::OtelLogger {
+            filter,
+            lines,
+            otlp,
+        })
+    }
+}
+
 /// What `meter_provider` builds.
 struct Meters {
     provider: metrics::OtelMeterProvider,
@@ -541,6 +645,7 @@ struct OtelInstance {
     tracer: Option<Arc<tracer::OtelTracer>>,
     meters: Option<Arc<metrics::OtlpSink>>,
     meter_provider: Option<Arc<metrics::OtelMeterProvider>>,
+    logger: Option<Arc<logger::OtelLogger>>,
     runtime_metrics: Option<RuntimeCollection>,
     background: Mutex<Background>,
     stats: Arc<Stats>,
@@ -571,6 +676,10 @@ impl OtelInstance {
     fn blocking(&self, shutdown: bool) -> BoxFuture<'_, Result<(), ModuleError>> {
         let traces = self.provider.clone();
         let meters = self.meters.clone();
+        let logs = self
+            .logger
+            .as_ref()
+            .and_then(|l| l.otlp_provider().cloned());
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
                 let traces = traces.map(|p| {
@@ -587,7 +696,17 @@ impl OtelInstance {
                         m.provider().force_flush()
                     }
                 });
-                traces.transpose().and(meters.transpose())
+                let logs = logs.map(|p| {
+                    if shutdown {
+                        p.shutdown()
+                    } else {
+                        p.force_flush()
+                    }
+                });
+                traces
+                    .transpose()
+                    .and(meters.transpose())
+                    .and(logs.transpose())
             })
             .await
             .map_err(module_error)?
@@ -600,6 +719,10 @@ impl OtelInstance {
 impl ModuleInstance for OtelInstance {
     fn tracer(&self) -> Option<Arc<dyn Tracer>> {
         self.tracer.clone().map(|t| t as Arc<dyn Tracer>)
+    }
+
+    fn logger(&self) -> Option<Arc<dyn hyperion::Logger>> {
+        self.logger.clone().map(|l| l as Arc<dyn hyperion::Logger>)
     }
 
     fn meter_provider(&self) -> Option<Arc<dyn hyperion::metric::MeterProvider>> {

@@ -21,7 +21,15 @@ use crate::OtelModule;
 /// Builds telemetry on module `otel` from a YAML config and reads spans back.
 pub struct OtelHarness {
     yaml: String,
-    built: Mutex<Vec<(Telemetry, Capture, MetricTap)>>,
+    built: Mutex<Vec<Built>>,
+}
+
+/// One telemetry the harness built, and where to read back what it exported.
+struct Built {
+    telemetry: Telemetry,
+    spans: Capture,
+    metrics: MetricTap,
+    lines: Arc<Mutex<Vec<u8>>>,
 }
 
 impl OtelHarness {
@@ -51,7 +59,7 @@ impl Harness for OtelHarness {
         Capabilities {
             spans: true,
             metrics: true,
-            logs: false,
+            logs: true,
         }
     }
 
@@ -59,7 +67,8 @@ impl Harness for OtelHarness {
         Box::pin(async {
             let memory = Capture::default();
             let tap = MetricTap::default();
-            let mut module = OtelModule::new();
+            let lines = Arc::new(Mutex::new(Vec::new()));
+            let mut module = OtelModule::new().with_log_buffer(lines.clone());
             module.extra_exporter = Some(memory.clone());
             module.metric_tap = Some(tap.clone());
             let mut config = Config::from_yaml_str(&self.yaml).expect("harness YAML is valid");
@@ -71,11 +80,15 @@ impl Harness for OtelHarness {
                 .build()
                 .await
                 .expect("module otel builds");
-            self.built.lock().unwrap_or_else(|p| p.into_inner()).push((
-                telemetry.clone(),
-                memory,
-                tap,
-            ));
+            self.built
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(Built {
+                    telemetry: telemetry.clone(),
+                    spans: memory,
+                    metrics: tap,
+                    lines,
+                });
             telemetry
         })
     }
@@ -83,14 +96,14 @@ impl Harness for OtelHarness {
     fn exported<'a>(&'a self, telemetry: &'a Telemetry) -> BoxFuture<'a, Snapshot> {
         Box::pin(async move {
             let built = self.built.lock().unwrap_or_else(|p| p.into_inner());
-            let Some((_, memory, tap)) = built.iter().find(|(t, _, _)| t.same_as(telemetry)) else {
+            let Some(b) = built.iter().find(|b| b.telemetry.same_as(telemetry)) else {
                 return Snapshot::default();
             };
-            let spans = memory.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let spans = b.spans.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
             Snapshot {
                 spans: spans.iter().map(recorded).collect(),
-                points: tap.points(),
-                ..Snapshot::default()
+                points: b.metrics.points(),
+                logs: log_records(&b.lines.lock().unwrap_or_else(|p| p.into_inner())),
             }
         })
     }
@@ -171,6 +184,56 @@ impl MetricTap {
     }
     fn points(&self) -> Vec<MetricPoint> {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// The JSON lines the adapter wrote, read back as the facade's log records: the harness checks
+/// the real output, not what went in.
+fn log_records(bytes: &[u8]) -> Vec<hyperion::testing::LogRecord> {
+    const RESERVED: [&str; 8] = [
+        "timestamp",
+        "level",
+        "severity_number",
+        "target",
+        "message",
+        "trace_id",
+        "span_id",
+        "service",
+    ];
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|line| {
+            let obj = line.as_object()?;
+            let text = |k: &str| obj.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+            Some(hyperion::testing::LogRecord {
+                level: text("level")?.parse().ok()?,
+                target: text("target").unwrap_or_default(),
+                message: text("message").unwrap_or_default(),
+                attributes: obj
+                    .iter()
+                    .filter(|(k, _)| !RESERVED.contains(&k.as_str()))
+                    .map(|(k, v)| KeyValue::new(k.clone(), json_value(v)))
+                    .collect(),
+                trace_id: text("trace_id").and_then(|h| hyperion::TraceId::from_hex(&h)),
+                span_id: text("span_id").and_then(|h| hyperion::SpanId::from_hex(&h)),
+            })
+        })
+        .collect()
+}
+
+fn json_value(v: &serde_json::Value) -> Value<'static> {
+    match v {
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Value::I64(i),
+            None => Value::F64(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        serde_json::Value::String(s) => Value::from(s.clone()),
+        serde_json::Value::Array(items) => {
+            Value::from(items.iter().map(json_value).collect::<Vec<_>>())
+        }
+        other => Value::from(other.to_string()),
     }
 }
 

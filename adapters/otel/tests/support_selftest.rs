@@ -368,7 +368,7 @@ async fn receiver_injects_failures_and_rejects_bad_requests() {
     assert_eq!(rx.spans().len(), 1, "only the accepted request is stored");
     assert_eq!(rx.errors().len(), 2, "{:?}", rx.errors());
     let wrong_path = client
-        .post(format!("{}/v1/logs", rx.http_endpoint()))
+        .post(format!("{}/v1/unknown", rx.http_endpoint()))
         .body(proto)
         .send()
         .await

@@ -8,6 +8,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::{StatusCode, http::request::Parts};
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
     MetricsService, MetricsServiceServer,
 };
@@ -21,6 +27,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::metrics::v1::Metric;
 use opentelemetry_proto::tonic::trace::v1::{
     Span, span::SpanKind, status::StatusCode as OtlpStatusCode,
@@ -36,6 +43,9 @@ pub const TRACES_PATH: &str = "/v1/traces";
 
 /// The path OTLP/HTTP metric exports are posted to.
 pub const METRICS_PATH: &str = "/v1/metrics";
+
+/// The path OTLP/HTTP log exports are posted to.
+pub const LOGS_PATH: &str = "/v1/logs";
 
 /// How a request reached the receiver.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +101,7 @@ impl Delivery {
 struct State {
     requests: Vec<ExportTraceServiceRequest>,
     metric_requests: Vec<ExportMetricsServiceRequest>,
+    log_requests: Vec<ExportLogsServiceRequest>,
     deliveries: Vec<Delivery>,
     errors: Vec<String>,
     http_attempts: usize,
@@ -151,11 +162,17 @@ impl OtlpReceiver {
                 })
                 .accept_compressed(CompressionEncoding::Gzip)
                 .max_decoding_message_size(64 * 1024 * 1024);
+                let logs = LogsServiceServer::new(GrpcService {
+                    state: shared.clone(),
+                })
+                .accept_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(64 * 1024 * 1024);
                 let incoming = tonic::transport::server::TcpIncoming::from(grpc_listener);
                 tokio::spawn(async move {
                     let _ = tonic::transport::Server::builder()
                         .add_service(service)
                         .add_service(metrics)
+                        .add_service(logs)
                         .serve_with_incoming(incoming)
                         .await;
                 });
@@ -209,6 +226,51 @@ impl OtlpReceiver {
     /// Every OTLP metrics request accepted so far (gRPC `MetricsService` or `POST /v1/metrics`).
     pub fn metric_requests(&self) -> Vec<ExportMetricsServiceRequest> {
         lock(&self.state).metric_requests.clone()
+    }
+
+    /// Every log record received so far (gRPC `LogsService` or `POST /v1/logs`), with its
+    /// resource attributes, in arrival order.
+    pub fn log_records(&self) -> Vec<(BTreeMap<String, AttrValue>, LogRecord)> {
+        lock(&self.state)
+            .log_requests
+            .iter()
+            .flat_map(|r| &r.resource_logs)
+            .flat_map(|rl| {
+                let resource = attr_map(
+                    rl.resource
+                        .as_ref()
+                        .map(|r| r.attributes.as_slice())
+                        .unwrap_or_default(),
+                );
+                rl.scope_logs
+                    .iter()
+                    .flat_map(|sl| &sl.log_records)
+                    .map(move |r| (resource.clone(), r.clone()))
+            })
+            .collect()
+    }
+
+    /// Waits until at least `n` log records have arrived; panics with the report after `timeout`.
+    pub async fn wait_for_logs(
+        &self,
+        n: usize,
+        timeout: Duration,
+    ) -> Vec<(BTreeMap<String, AttrValue>, LogRecord)> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let found = self.log_records();
+            if found.len() >= n {
+                return found;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                panic!(
+                    "{} of {n} log records within {timeout:?}\n{}",
+                    found.len(),
+                    self.report()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Every metric received so far with that name, in arrival order.
@@ -416,6 +478,29 @@ fn handle_http(state: Shared, parts: Parts, body: Bytes) -> HandlerFuture {
             .trim()
             .to_ascii_lowercase();
         let is_traces = parts.uri.path() == TRACES_PATH;
+        if parts.uri.path() == LOGS_PATH && parts.method == hyper::Method::POST {
+            let decoded =
+                server::decode_content(&content_encoding, &body).and_then(
+                    |body| match content_type.as_str() {
+                        "application/json" => serde_json::from_slice(&body)
+                            .map_err(|e| (StatusCode::BAD_REQUEST, format!("bad JSON body: {e}"))),
+                        _ => ExportLogsServiceRequest::decode(body.as_slice()).map_err(|e| {
+                            (StatusCode::BAD_REQUEST, format!("bad protobuf body: {e}"))
+                        }),
+                    },
+                );
+            return match decoded {
+                Ok(request) => {
+                    lock(&state).log_requests.push(request);
+                    server::with_body(
+                        StatusCode::OK,
+                        "application/x-protobuf",
+                        ExportLogsServiceResponse::default().encode_to_vec(),
+                    )
+                }
+                Err((status, message)) => server::text(status, message),
+            };
+        }
         if parts.uri.path() == METRICS_PATH && parts.method == hyper::Method::POST {
             let decoded =
                 server::decode_content(&content_encoding, &body).and_then(
@@ -532,6 +617,17 @@ fn decode_http(
 
 struct GrpcService {
     state: Shared,
+}
+
+#[tonic::async_trait]
+impl LogsService for GrpcService {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportLogsServiceRequest>,
+    ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+        lock(&self.state).log_requests.push(request.into_inner());
+        Ok(tonic::Response::new(ExportLogsServiceResponse::default()))
+    }
 }
 
 #[tonic::async_trait]
