@@ -2,9 +2,10 @@
 //!
 //! Every hot-path call takes `&Context`. A context is one pointer: the no-op context is `None`,
 //! so cloning, dropping and asking it anything is a branch; any other context is a shared,
-//! immutable `Arc` (cloning bumps a count; a child context is a new allocation). Nothing is kept
-//! in thread-local state, so a context moved into an `async` block or a `tokio::spawn`ed task
-//! keeps its parent.
+//! immutable `Arc` (cloning bumps a count; a child context is a new allocation). The context
+//! travels as a value, so a context moved into an `async` block or a `tokio::spawn`ed task keeps
+//! its parent. The one thread-local is for bridges ([`with_current_span_context`]): it is set only
+//! while an intercepted call is polled and restored right after, never held across an `.await`.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -221,7 +222,12 @@ thread_local! {
 /// assert!(!with_current_span_context(|c| c.is_valid()));
 /// ```
 pub fn with_current_span_context<R>(f: impl FnOnce(&SpanContext) -> R) -> R {
-    CURRENT.with(|c| f(&c.borrow()))
+    // Cloned out first: `f` may itself enter a scope (a logger that polls), and a thread being
+    // torn down has no current span any more.
+    let current = CURRENT
+        .try_with(|c| c.try_borrow().map(|sc| sc.clone()).unwrap_or_default())
+        .unwrap_or_default();
+    f(&current)
 }
 
 /// Puts a span context in place for its lifetime and restores the previous one on drop (also
@@ -232,16 +238,24 @@ struct Enter {
 
 impl Enter {
     fn new(span: &SpanContext) -> Enter {
-        Enter {
-            previous: CURRENT.with(|c| std::mem::replace(&mut *c.borrow_mut(), span.clone())),
-        }
+        let previous = CURRENT
+            .try_with(|c| match c.try_borrow_mut() {
+                Ok(mut current) => std::mem::replace(&mut *current, span.clone()),
+                Err(_) => SpanContext::INVALID,
+            })
+            .unwrap_or_default();
+        Enter { previous }
     }
 }
 
 impl Drop for Enter {
     fn drop(&mut self) {
         let previous = std::mem::replace(&mut self.previous, SpanContext::INVALID);
-        CURRENT.with(|c| *c.borrow_mut() = previous);
+        let _ = CURRENT.try_with(|c| {
+            if let Ok(mut current) = c.try_borrow_mut() {
+                *current = previous;
+            }
+        });
     }
 }
 

@@ -593,7 +593,9 @@ impl Context {
         // (a `tracing` layer) can correlate what libraries log; without one, nothing to do.
         let result = if ctx.span_context().is_valid() {
             let scope = ctx.clone();
-            scope.scope(f(ctx)).await
+            // Building the future runs code too (up to its first await, for some): in scope.
+            let future = scope.in_scope(|| f(ctx));
+            scope.scope(future).await
         } else {
             f(ctx).await
         };

@@ -24,8 +24,13 @@ use tracing_subscriber::layer::{Context as LayerContext, Layer};
 /// # }
 /// ```
 ///
-/// Events from the OpenTelemetry SDK itself (targets `opentelemetry*`) and from this crate are
-/// not bridged: exporting them would log about exporting, forever.
+/// Events from the OpenTelemetry SDK itself (targets `opentelemetry*`), from this crate, and from
+/// the threads that export (the SDK's, the adapter's runtime, reqwest's client thread) are not
+/// bridged: exporting them would log about exporting, forever.
+///
+/// Events are correlated with the intercepted call being polled on the thread. For a span started
+/// by hand with [`hyperion::Context::start_span`], run the code under it with
+/// [`hyperion::Context::scope`] (futures) or [`hyperion::Context::in_scope`] (closures).
 #[derive(Clone, Debug)]
 pub struct TracingBridge {
     telemetry: Telemetry,
@@ -50,9 +55,21 @@ fn level(level: &tracing::Level) -> Level {
     }
 }
 
-/// Whether events of this target must not be bridged (they would loop through the exporter).
+/// Whether this event must not be bridged: it would loop through the exporter (an export that
+/// logs, whose log is exported, which logs...).
+///
+/// - targets of the SDK and of this crate;
+/// - anything on a thread where the SDK suppresses telemetry (its batch processors and periodic
+///   reader mark their exporting threads so);
+/// - anything on the adapter's own runtime (the gRPC connections and the Prometheus listener,
+///   where h2/hyper/tonic log per frame) or on reqwest's internal runtime thread (the OTLP/HTTP
+///   and Zipkin clients).
 fn excluded(target: &str) -> bool {
-    target.starts_with("opentelemetry") || target.starts_with("hyperion_otel")
+    target.starts_with("opentelemetry")
+        || target.starts_with("hyperion_otel")
+        || opentelemetry::Context::is_current_telemetry_suppressed()
+        || crate::on_export_thread()
+        || std::thread::current().name() == Some("reqwest-internal-sync-runtime")
 }
 
 /// An event's fields, owned for the call.

@@ -269,6 +269,17 @@ fn config_error(e: ConfigError) -> ModuleError {
     ModuleError::new(MODULE_NAME, e.to_string()).with_source(e)
 }
 
+thread_local! {
+    /// Set on the adapter runtime's threads, where exports and scrapes run: the tracing bridge
+    /// ignores events there (the transports log per frame; bridging them would loop).
+    static EXPORT_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread belongs to the adapter's runtime.
+pub(crate) fn on_export_thread() -> bool {
+    EXPORT_THREAD.try_with(|t| t.get()).unwrap_or(false)
+}
+
 /// The adapter's own runtime, one worker thread: the gRPC exporters' connections and the
 /// Prometheus listener live here, so that they never depend on the application's runtime being
 /// free (a current-thread runtime that is blocked — say, in a shutdown guard's drop — would
@@ -280,6 +291,7 @@ impl AdapterRuntime {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("hyperion-otel")
+            .on_thread_start(|| EXPORT_THREAD.with(|t| t.set(true)))
             .enable_all()
             .build()
             .map(|rt| AdapterRuntime(Some(rt)))
@@ -680,8 +692,12 @@ impl OtelInstance {
             .logger
             .as_ref()
             .and_then(|l| l.otlp_provider().cloned());
+        let lines = self.logger.clone();
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
+                if let Some(lines) = lines.as_ref().and_then(|l| l.lines.as_ref()) {
+                    lines.flush();
+                }
                 let traces = traces.map(|p| {
                     if shutdown {
                         p.shutdown()

@@ -74,6 +74,8 @@ impl Harness for OtelHarness {
             let mut config = Config::from_yaml_str(&self.yaml).expect("harness YAML is valid");
             // Checks run in parallel: the Prometheus endpoint takes any free port.
             config.metrics.port = 0;
+            // The suite's contract: logging at level trace.
+            config.logging.level = hyperion::config::LogLevel::Trace;
             let telemetry = Telemetry::builder()
                 .module(module)
                 .config(config)
@@ -202,7 +204,11 @@ fn log_records(bytes: &[u8]) -> Vec<hyperion::testing::LogRecord> {
     ];
     String::from_utf8_lossy(bytes)
         .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .map(|line| {
+            // A line that does not parse is a failure of the adapter, not something to skip.
+            serde_json::from_str::<serde_json::Value>(line)
+                .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"))
+        })
         .filter_map(|line| {
             let obj = line.as_object()?;
             let text = |k: &str| obj.get(k).and_then(|v| v.as_str()).map(str::to_owned);

@@ -36,15 +36,45 @@ impl Output {
     /// Writes one whole line under the output's lock.
     fn write_line(&self, line: &[u8]) -> io::Result<()> {
         match self {
-            Output::Stdout => io::stdout().lock().write_all(line),
-            Output::Stderr => io::stderr().lock().write_all(line),
+            Output::Stdout => write_whole(&mut io::stdout().lock(), line),
+            Output::Stderr => write_whole(&mut io::stderr().lock(), line),
             Output::Buffer(buffer) => {
                 lock(buffer).extend_from_slice(line);
                 Ok(())
             }
-            Output::Writer(writer) => lock(writer).write_all(line),
+            Output::Writer(writer) => write_whole(&mut *lock(writer), line),
         }
     }
+
+    /// Flushes what the output buffers (a `BufWriter` given as a writer, stdout's line buffer).
+    fn flush(&self) -> io::Result<()> {
+        match self {
+            Output::Stdout => io::stdout().lock().flush(),
+            Output::Stderr => io::stderr().lock().flush(),
+            Output::Buffer(_) => Ok(()),
+            Output::Writer(writer) => lock(writer).flush(),
+        }
+    }
+}
+
+/// `write_all`, except that a line cut short by an error (a full disk) is ended with a newline
+/// when possible, so that the next line starts on a line of its own and still parses.
+fn write_whole(w: &mut dyn Write, line: &[u8]) -> io::Result<()> {
+    let mut written = 0;
+    while written < line.len() {
+        match w.write(&line[written..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => written += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                if written > 0 {
+                    let _ = w.write_all(b"\n");
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
 }
 
 impl std::fmt::Debug for Output {
@@ -123,6 +153,13 @@ impl LineWriter {
     }
 
     /// How many lines could not be written.
+    /// Flushes the output; a failure is counted like a failed write.
+    pub(crate) fn flush(&self) {
+        if self.output.flush().is_err() {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     pub(crate) fn failed_writes(&self) -> u64 {
         self.failed.load(Ordering::Relaxed)
     }
