@@ -437,21 +437,7 @@ impl OtelModule {
         };
         let otlp = match m.exporter {
             MetricsExporter::Otlp | MetricsExporter::Both => {
-                // The traces' collector settings, whatever tracing.exporter says (it may be
-                // `none` or `console` while metrics still go to the collector).
-                let mut otlp_tracing = config.tracing.clone();
-                otlp_tracing.exporter = Exporter::Otlp;
-                let target = exporter::resolve(&otlp_tracing)
-                    .map_err(config_error)?
-                    .expect("OTLP always resolves to a target");
-                let exporter = if target.protocol == hyperion::config::Protocol::Grpc {
-                    let handle = AdapterRuntime::get(runtime)?;
-                    let _entered = handle.enter();
-                    exporter::otlp_metrics(&config.tracing, &target).map_err(module_error)?
-                } else {
-                    let tracing = config.tracing.clone();
-                    off_runtime(move || exporter::otlp_metrics(&tracing, &target)).await?
-                };
+                let exporter = collector_exporter(config, runtime, exporter::otlp_metrics).await?;
                 let reader = opentelemetry_sdk::metrics::PeriodicReader::builder(exporter)
                     .with_interval(m.interval)
                     .build();
@@ -520,19 +506,7 @@ impl OtelModule {
             .map(str::to_owned);
         let lines = Some(logs::LineWriter::new(l.format, output, service));
         let otlp = if l.otlp {
-            let mut otlp_tracing = config.tracing.clone();
-            otlp_tracing.exporter = Exporter::Otlp;
-            let target = exporter::resolve(&otlp_tracing)
-                .map_err(config_error)?
-                .expect("OTLP always resolves to a target");
-            let exporter = if target.protocol == hyperion::config::Protocol::Grpc {
-                let handle = AdapterRuntime::get(runtime)?;
-                let _entered = handle.enter();
-                exporter::otlp_logs(&config.tracing, &target).map_err(module_error)?
-            } else {
-                let tracing = config.tracing.clone();
-                off_runtime(move || exporter::otlp_logs(&tracing, &target)).await?
-            };
+            let exporter = collector_exporter(config, runtime, exporter::otlp_logs).await?;
             let provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder()
                 .with_resource(resource(config))
                 .with_batch_exporter(exporter)
@@ -585,6 +559,29 @@ fn batched<E: opentelemetry_sdk::trace::SpanExporter + 'static>(
         .build(),
         capacity,
         stats: stats.clone(),
+    }
+}
+
+/// An OTLP exporter of metrics or logs to the traces' collector settings, whatever
+/// `tracing.exporter` says (spans may go to `console` or nowhere while the rest goes to the
+/// collector). gRPC is built on the adapter's runtime, HTTP off any runtime.
+async fn collector_exporter<E: Send + 'static>(
+    config: &Config,
+    runtime: &mut Option<AdapterRuntime>,
+    build: fn(&hyperion::config::TracingConfig, &exporter::Target) -> Result<E, String>,
+) -> Result<E, ModuleError> {
+    let mut otlp_tracing = config.tracing.clone();
+    otlp_tracing.exporter = Exporter::Otlp;
+    let target = exporter::resolve(&otlp_tracing)
+        .map_err(config_error)?
+        .expect("OTLP always resolves to a target");
+    if target.protocol == hyperion::config::Protocol::Grpc {
+        let handle = AdapterRuntime::get(runtime)?;
+        let _entered = handle.enter();
+        build(&config.tracing, &target).map_err(module_error)
+    } else {
+        let tracing = config.tracing.clone();
+        off_runtime(move || build(&tracing, &target)).await
     }
 }
 
