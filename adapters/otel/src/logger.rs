@@ -82,11 +82,26 @@ impl hyperion::Logger for OtelLogger {
     }
 
     fn emit(&self, record: &Record<'_>) {
-        if let Some(lines) = &self.lines {
-            lines.write(record);
-        }
-        if let Some((_, logger)) = &self.otlp {
-            self.emit_otlp(logger, record);
+        match (&self.lines, &self.otlp) {
+            // Both sinks: format a message with arguments once, so that both get the same text
+            // and a `Display` with side effects runs once.
+            (Some(lines), Some((_, logger))) if record.message.as_str().is_none() => {
+                let text = record.message.to_string();
+                let record = Record {
+                    message: format_args!("{text}"),
+                    ..*record
+                };
+                lines.write(&record);
+                self.emit_otlp(logger, &record);
+            }
+            (lines, otlp) => {
+                if let Some(lines) = lines {
+                    lines.write(record);
+                }
+                if let Some((_, logger)) = otlp {
+                    self.emit_otlp(logger, record);
+                }
+            }
         }
     }
 }

@@ -237,3 +237,38 @@ async fn otlp_log_records_reach_the_collector_with_their_trace_context() {
     assert_eq!(declined.severity_number, 17);
     assert_eq!(support::hex(&declined.span_id), call.span_id().to_string());
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn interleaved_calls_on_one_thread_each_get_their_own_ids() {
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    let t = build("tracing:\n  exporter: none\n", &buffer).await;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let _default = tracing::subscriber::set_default(
+        tracing_subscriber::registry().with(TracingBridge::new(&t)),
+    );
+    let call = |n: u64| {
+        let ctx = t.context();
+        async move {
+            let r: Result<SpanContext, String> = ctx
+                .intercept("Worker", "Step", |ctx| async move {
+                    for step in 0..5u64 {
+                        tracing::info!(target: "lib", call = n, step, "working");
+                        // Hand the thread to the other call between events.
+                        tokio::task::yield_now().await;
+                    }
+                    Ok(ctx.span_context().clone())
+                })
+                .await;
+            (n, r.unwrap())
+        }
+    };
+    let (a, b) = tokio::join!(call(1), call(2));
+    t.shutdown(Duration::from_secs(5)).await.unwrap();
+    let spans: BTreeMap<u64, SpanContext> = [a, b].into_iter().collect();
+    let lines = lines(&buffer);
+    assert_eq!(lines.len(), 10);
+    for line in &lines {
+        let n = line["call"].as_u64().unwrap();
+        assert_eq!(line["span_id"], spans[&n].span_id().to_string(), "{line}");
+    }
+}
