@@ -18,6 +18,9 @@
 // intercept_sync("S", "M"), logging off: hyperion prometheus 551 ns [566], 3 allocs (456 B);
 // otlp 622 ns [618], 3 allocs [11]; both 814 ns [963], 3 allocs [11]; none (span only) 305 ns,
 // 3 allocs. Raw SDK parts in one loop: span 121 + counter 88 + histogram 111 = 321 ns.
+// Re-run at the end of the session (the intercept now also makes its span the thread's current
+// one while polled): prometheus 520, otlp 639, both 863, none 314, SDK parts 317 ns; counter
+// prometheus 54 / otlp 184 / SDK 88 ns; histogram with exemplar 109 ns: the same picture.
 //
 // Goals:
 // - counter add <= 1.05x raw SDK: met with prometheus, 56/99 = 0.57x (1.03x under a sampled span,
