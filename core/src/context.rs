@@ -1,4 +1,4 @@
-//! The explicit [`Context`]: the telemetry bundle, the current span context and the baggage.
+//! The explicit [`Context`]: what to record into, the current span context and the baggage.
 //!
 //! Every hot-path call takes `&Context`. A context is one pointer: the no-op context is `None`,
 //! so cloning, dropping and asking it anything is a branch; any other context is a shared,
@@ -7,6 +7,7 @@
 //! its parent. The one thread-local is for bridges ([`with_current_span_context`]): it is set only
 //! while an intercepted call is polled and restored right after, never held across an `.await`.
 
+use std::any::Any;
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::future::Future;
@@ -14,12 +15,38 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
 
-use crate::log::Log;
-use crate::propagation::{self, Baggage, Extractor, Injector};
-use crate::telemetry::Telemetry;
+use crate::log::{Log, Logger};
+use crate::propagation::{self, Baggage, Extractor, Injector, PropagationLimits};
 use crate::trace::{Span, SpanContext, SpanOptions};
 
-/// What a call runs with: the telemetry to record into, the current span and the baggage.
+/// What the contexts of one built telemetry record into: its tracer and logger, the propagation
+/// limits, and the interceptor chain. The telemetry builds it once; every context of that
+/// telemetry shares it.
+///
+/// The chain is opaque here (`dyn Any`): its type belongs to the intercept layer, which sits
+/// above this one and downcasts it ([`Context::interceptors`]). So the context needs nothing
+/// from the layers that build on it.
+pub(crate) struct Recorders {
+    pub(crate) tracer: Option<Arc<dyn crate::trace::Tracer>>,
+    pub(crate) logger: Option<Arc<dyn Logger>>,
+    pub(crate) limits: PropagationLimits,
+    pub(crate) interceptors: Option<Box<dyn Any + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Recorders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorders")
+            .field("tracing", &self.tracer.is_some())
+            .field("logging", &self.logger.is_some())
+            .field("intercept", &self.interceptors.is_some())
+            .finish()
+    }
+}
+
+/// What a call runs with: where to record (the telemetry it came from), the current span and
+/// the baggage. Get one from [`Telemetry::context`](crate::Telemetry::context) or
+/// [`Telemetry::extract`](crate::Telemetry::extract); derive children with
+/// [`start_span`](Self::start_span) and [`intercept`](Self::intercept).
 ///
 /// ```
 /// use hyperion::{kv, Context, SpanOptions};
@@ -33,12 +60,12 @@ pub struct Context(Option<Arc<Inner>>);
 
 #[derive(Debug)]
 struct Inner {
-    telemetry: Telemetry,
+    recorders: Option<Arc<Recorders>>,
     span: SpanContext,
     baggage: Baggage,
 }
 
-static NOOP_TELEMETRY: Telemetry = Telemetry::noop();
+static DEFAULT_LIMITS: PropagationLimits = PropagationLimits::DEFAULT;
 static NO_SPAN: SpanContext = SpanContext::INVALID;
 static NO_BAGGAGE: Baggage = Baggage::EMPTY;
 
@@ -48,30 +75,65 @@ impl Context {
         Context(None)
     }
 
-    /// The root context of a telemetry bundle: no span, no baggage.
-    pub fn new(telemetry: Telemetry) -> Self {
-        Self::from_parts(telemetry, SpanContext::INVALID, Baggage::EMPTY)
+    /// The root context of a built telemetry's recorders: no span, no baggage.
+    pub(crate) fn root(recorders: Option<Arc<Recorders>>) -> Self {
+        Self::from_parts(recorders, SpanContext::INVALID, Baggage::EMPTY)
     }
 
     /// A context from its parts; the all-empty one is the no-op context (no allocation).
-    fn from_parts(telemetry: Telemetry, span: SpanContext, baggage: Baggage) -> Self {
-        if telemetry.is_noop() && !span.is_valid() && baggage.is_empty() {
+    fn from_parts(recorders: Option<Arc<Recorders>>, span: SpanContext, baggage: Baggage) -> Self {
+        if recorders.is_none() && !span.is_valid() && baggage.is_empty() {
             return Context(None);
         }
         Context(Some(Arc::new(Inner {
-            telemetry,
+            recorders,
             span,
             baggage,
         })))
     }
 
-    /// The telemetry bundle this context records into.
     #[inline]
-    pub fn telemetry(&self) -> &Telemetry {
-        match &self.0 {
-            Some(inner) => &inner.telemetry,
-            None => &NOOP_TELEMETRY,
+    fn recorders(&self) -> Option<&Recorders> {
+        self.0.as_ref()?.recorders.as_deref()
+    }
+
+    /// Whether this context records into the same telemetry as `other` (two contexts without
+    /// telemetry count as the same).
+    pub fn same_telemetry(&self, other: &Context) -> bool {
+        match (
+            self.0.as_ref().and_then(|i| i.recorders.as_ref()),
+            other.0.as_ref().and_then(|i| i.recorders.as_ref()),
+        ) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
         }
+    }
+
+    /// The tracer spans start on, if tracing is on.
+    #[inline]
+    pub(crate) fn tracer(&self) -> Option<&dyn crate::trace::Tracer> {
+        self.recorders()?.tracer.as_deref()
+    }
+
+    /// The logger, if logging is on.
+    #[inline]
+    pub(crate) fn logger(&self) -> Option<&dyn Logger> {
+        self.recorders()?.logger.as_deref()
+    }
+
+    /// The propagation limits of this context's telemetry (the W3C minimums without one).
+    pub(crate) fn propagation_limits(&self) -> &PropagationLimits {
+        self.recorders().map_or(&DEFAULT_LIMITS, |r| &r.limits)
+    }
+
+    /// The interceptor chain the intercept layer stored, as its own type `T`.
+    #[inline]
+    pub(crate) fn interceptors<T: Any>(&self) -> Option<&T> {
+        self.recorders()?
+            .interceptors
+            .as_deref()?
+            .downcast_ref::<T>()
     }
 
     /// The current span's context (invalid when there is none).
@@ -94,25 +156,20 @@ impl Context {
 
     /// This context with another current span context, e.g. a remote parent.
     pub fn with_span_context(&self, span: SpanContext) -> Context {
-        Self::from_parts(self.telemetry().clone(), span, self.baggage().clone())
+        Self::from_parts(self.shared_recorders(), span, self.baggage().clone())
     }
 
     /// This context with other baggage.
     pub fn with_baggage(&self, baggage: Baggage) -> Context {
         Self::from_parts(
-            self.telemetry().clone(),
+            self.shared_recorders(),
             self.span_context().clone(),
             baggage,
         )
     }
 
-    /// This context recording into another telemetry bundle (keeps span and baggage).
-    pub fn with_telemetry(&self, telemetry: Telemetry) -> Context {
-        Self::from_parts(
-            telemetry,
-            self.span_context().clone(),
-            self.baggage().clone(),
-        )
+    fn shared_recorders(&self) -> Option<Arc<Recorders>> {
+        self.0.as_ref().and_then(|inner| inner.recorders.clone())
     }
 
     /// Starts a child span of this context's span and returns the child context with the span.
@@ -125,7 +182,7 @@ impl Context {
         name: impl Into<Cow<'static, str>>,
         options: SpanOptions<'_>,
     ) -> (Context, Span) {
-        match self.telemetry().tracer() {
+        match self.tracer() {
             None => (self.clone(), Span::noop()),
             Some(tracer) => self.start_span_slow(tracer, name.into(), &options),
         }
@@ -138,7 +195,7 @@ impl Context {
         name: Cow<'static, str>,
         options: &SpanOptions<'_>,
     ) -> (Context, Span) {
-        let span = tracer.start_span(self, name, options);
+        let span = tracer.start_span(self.span_context(), name, options);
         let child = if span.span_context().is_valid() {
             self.with_span_context(span.span_context().clone())
         } else {
@@ -150,7 +207,7 @@ impl Context {
     /// The logger, bound to this context: records carry its trace and span ids.
     #[inline]
     pub fn log(&self) -> Log<'_> {
-        Log::new(self)
+        Log::new(self.logger(), self.span_context())
     }
 
     /// Writes this context's span context (`traceparent`, `tracestate`) and baggage into a carrier.
@@ -175,10 +232,9 @@ impl Context {
     /// A context of the same telemetry whose span context and baggage come from a carrier.
     /// Malformed headers are ignored, as the W3C specifications say.
     pub fn extract(&self, carrier: &dyn Extractor) -> Context {
-        let telemetry = self.telemetry();
-        let limits = telemetry.propagation_limits();
+        let limits = self.propagation_limits();
         Self::from_parts(
-            telemetry.clone(),
+            self.shared_recorders(),
             propagation::extract_trace_context(carrier, limits).unwrap_or(SpanContext::INVALID),
             propagation::extract_baggage(carrier, limits),
         )
@@ -191,7 +247,7 @@ impl std::fmt::Debug for Context {
             None => f.write_str("Context(noop)"),
             Some(inner) => f
                 .debug_struct("Context")
-                .field("telemetry", &inner.telemetry)
+                .field("recorders", &inner.recorders)
                 .field("span", &inner.span)
                 .field("baggage", &inner.baggage)
                 .finish(),

@@ -461,7 +461,7 @@ impl CallState {
             log_end(&ctx, call_attributes(&component, &method), outcome, elapsed);
         }
         if builtins & BUILTIN_METRICS != 0 {
-            if let Some(chain) = ctx.telemetry().interceptors() {
+            if let Some(chain) = ctx.interceptors::<InterceptorChain>() {
                 let [component, method] = call_attributes(&component, &method);
                 let attrs = [
                     component,
@@ -534,7 +534,7 @@ impl Context {
         method: impl Into<Cow<'static, str>>,
         options: &InterceptOptions<'_>,
     ) -> (Context, CallGuard) {
-        match self.telemetry().interceptors() {
+        match self.interceptors::<InterceptorChain>() {
             None if options.additional.is_empty() => (self.clone(), CallGuard { state: None }),
             chain => {
                 let empty;

@@ -28,11 +28,28 @@
 //! ```
 //!
 //! The core names no OpenTelemetry type: adapters such as `hyperion-otel` do.
+//!
+//! ## Cargo features
+//!
+//! - `testing` (off by default): the [`testing`] module — the in-memory `memory`
+//!   module whose store records spans, metric points and logs, span-tree assertions, and the
+//!   adapter [`conformance`](crate::testing::conformance) suite. Enable it in
+//!   `[dev-dependencies]`: `hyperion = { version = "0.1", features = ["testing"] }`.
+//!
+//! ## Writing an adapter
+//!
+//! An adapter is a [`Module`]: a name, the [settings](config::Settings) it reads from the
+//! configuration, and a `build` that returns a [`ModuleInstance`] providing a [`Tracer`], a
+//! [`MeterProvider`](metric::MeterProvider) and/or a [`Logger`]. Register it with
+//! [`TelemetryBuilder::module`]; the YAML picks it by name. ARCHITECTURE.md in the repository
+//! maps the crate's layers.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod attr;
+mod builder;
 pub mod config;
 pub mod context;
 pub mod intercept;
@@ -43,20 +60,21 @@ pub mod propagation;
 pub mod registry;
 pub mod telemetry;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 pub mod trace;
 
 pub use attr::{Array, Key, KeyValue, Value, kv};
+pub use builder::{BuildError, TelemetryBuilder};
 pub use config::{Config, ConfigError, ConfigLoader, Signal};
 pub use context::{Context, Scoped};
 pub use intercept::{CallGuard, CallResult, InterceptOptions, Interceptor, Outcome};
 pub use log::{Level, Log, Logger, Record};
 pub use metric::{Counter, Gauge, Histogram, Meter, UpDownCounter};
-pub use propagation::{
-    Baggage, Extractor, Injector, PropagationLimits, TraceState, TraceStateError,
-};
+pub use propagation::{Baggage, Extractor, Injector, PropagationLimits};
 pub use registry::{Module, ModuleInstance, Registry};
-pub use telemetry::{BuildError, ShutdownError, ShutdownGuard, Telemetry, TelemetryBuilder};
+pub use telemetry::{ShutdownError, ShutdownGuard, Telemetry};
 pub use trace::{
-    Link, Span, SpanContext, SpanId, SpanKind, SpanOptions, Status, TraceFlags, TraceId, Tracer,
+    Link, Span, SpanContext, SpanId, SpanKind, SpanOptions, Status, TraceFlags, TraceId,
+    TraceState, TraceStateError, Tracer,
 };

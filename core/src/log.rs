@@ -1,5 +1,5 @@
 //! Logging: [`Level`], the [`Logger`] an adapter implements, and [`Log`], the context-bound handle
-//! that application code gets from [`Context::log`].
+//! that application code gets from [`Context::log`](crate::Context::log).
 //!
 //! The level check runs before anything is formatted: a message is passed as
 //! [`std::fmt::Arguments`] and only a logger that accepts the level turns it into text.
@@ -7,7 +7,6 @@
 use std::fmt;
 
 use crate::attr::KeyValue;
-use crate::context::Context;
 use crate::trace::SpanContext;
 
 /// The severity of a log record, with the OpenTelemetry severity numbers.
@@ -88,20 +87,6 @@ impl std::str::FromStr for Level {
     }
 }
 
-impl From<crate::config::LogLevel> for Level {
-    fn from(level: crate::config::LogLevel) -> Self {
-        use crate::config::LogLevel;
-        match level {
-            LogLevel::Trace => Level::Trace,
-            LogLevel::Debug => Level::Debug,
-            LogLevel::Info => Level::Info,
-            LogLevel::Warn => Level::Warn,
-            LogLevel::Error => Level::Error,
-            LogLevel::Fatal => Level::Fatal,
-        }
-    }
-}
-
 /// One log record as a [`Logger`] receives it. Everything is borrowed for the call.
 #[derive(Debug)]
 pub struct Record<'a> {
@@ -131,7 +116,11 @@ pub trait Logger: Send + Sync + 'static {
     fn emit(&self, record: &Record<'_>);
 }
 
-/// The logger of a [`Context`]: every record carries the context's trace and span ids.
+/// The logger of a [`Context`](crate::Context): every record carries the context's trace and span
+/// ids.
+///
+/// It holds what it uses: the telemetry's logger (`None` when logging is off, so every call is
+/// one branch) and the context's span context.
 ///
 /// ```
 /// use hyperion::{kv, Context, Level};
@@ -144,7 +133,8 @@ pub trait Logger: Send + Sync + 'static {
 /// ```
 #[derive(Clone, Copy)]
 pub struct Log<'c> {
-    ctx: &'c Context,
+    logger: Option<&'c dyn Logger>,
+    span_context: &'c SpanContext,
     target: &'c str,
 }
 
@@ -168,9 +158,11 @@ macro_rules! level_methods {
 }
 
 impl<'c> Log<'c> {
-    pub(crate) fn new(ctx: &'c Context) -> Self {
+    /// A logger writing to `logger` (nothing when `None`), its records carrying `span_context`.
+    pub(crate) fn new(logger: Option<&'c dyn Logger>, span_context: &'c SpanContext) -> Self {
         Log {
-            ctx,
+            logger,
+            span_context,
             target: "hyperion",
         }
     }
@@ -183,7 +175,7 @@ impl<'c> Log<'c> {
     /// Whether a record at `level` would be kept.
     #[inline]
     pub fn enabled(&self, level: Level) -> bool {
-        match self.ctx.telemetry().logger() {
+        match self.logger {
             None => false,
             Some(logger) => logger.enabled(level, self.target),
         }
@@ -192,7 +184,7 @@ impl<'c> Log<'c> {
     /// Logs `message` at `level` with fields.
     #[inline]
     pub fn log(&self, level: Level, message: &str, attributes: &[KeyValue<'_>]) {
-        if let Some(logger) = self.ctx.telemetry().logger() {
+        if let Some(logger) = self.logger {
             self.emit(logger, level, format_args!("{message}"), attributes);
         }
     }
@@ -207,7 +199,7 @@ impl<'c> Log<'c> {
     ) where
         'c: 'a,
     {
-        if let Some(logger) = self.ctx.telemetry().logger() {
+        if let Some(logger) = self.logger {
             self.emit(logger, level, message, attributes);
         }
     }
@@ -228,7 +220,7 @@ impl<'c> Log<'c> {
                 target: self.target,
                 message,
                 attributes,
-                span_context: self.ctx.span_context(),
+                span_context: self.span_context,
             });
         }
     }

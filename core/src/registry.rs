@@ -1,58 +1,25 @@
 //! Modules and the [`Registry`]: an adapter registers a [`Module`] under a name, and the config
 //! picks a module for each signal by that name. `noop` is always registered.
+//!
+//! A module declares the settings it reads ([`Module::settings`]): the keys it claims in the
+//! signal sections it serves and the standard variables that set them. When it is built, its
+//! [`BuildRequest`] hands it those settings, typed, from the same layered source as the core's.
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::config::{Config, Signal};
-use crate::log::Logger;
-use crate::metric::MeterProvider;
-use crate::trace::Tracer;
-
-/// A boxed, `Send` future, as module methods return.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// An error from a module: building, flushing or shutting down.
-#[derive(Debug, thiserror::Error)]
-#[error("module `{module}`: {message}")]
-pub struct ModuleError {
-    /// The module's name.
-    pub module: String,
-    /// What went wrong.
-    pub message: String,
-    /// The underlying error, if any.
-    #[source]
-    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
-}
-
-impl ModuleError {
-    /// An error with a message.
-    pub fn new(module: impl Into<String>, message: impl Into<String>) -> Self {
-        ModuleError {
-            module: module.into(),
-            message: message.into(),
-            source: None,
-        }
-    }
-
-    /// The same error with an underlying cause.
-    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.source = Some(Box::new(source));
-        self
-    }
-}
+use crate::config::{Config, ModuleSource, Settings, Signal};
+pub use crate::telemetry::{BoxFuture, ModuleError, ModuleInstance};
 
 /// Which signals a module is asked to provide.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Signals {
-    /// Provide a [`Tracer`].
+    /// Provide a [`Tracer`](crate::Tracer).
     pub tracing: bool,
-    /// Provide a [`MeterProvider`].
+    /// Provide a [`MeterProvider`](crate::metric::MeterProvider).
     pub metrics: bool,
-    /// Provide a [`Logger`].
+    /// Provide a [`Logger`](crate::Logger).
     pub logging: bool,
 }
 
@@ -75,20 +42,68 @@ impl Signals {
     }
 }
 
-/// What a module is asked to build.
+/// What a module is asked to build: the signals it serves, the core's configuration, and its
+/// own settings.
 #[derive(Debug)]
 pub struct BuildRequest<'a> {
-    /// The whole configuration.
+    /// The whole configuration (the core's settings, typed).
     pub config: &'a Config,
     /// The signals this module serves.
     pub signals: Signals,
+    /// The configuration as this module sees it: the layered source with its own standard
+    /// variables on top.
+    pub source: ModuleSource,
+    pub(crate) module: &'a str,
 }
 
-/// An adapter's entry point: a name and a way to build an instance from config.
+impl BuildRequest<'_> {
+    /// Reads this module's settings in `section` (e.g. `"tracing"`) as `T`; an absent section
+    /// gives `T::default()`. See [`ModuleSource::extract`].
+    ///
+    /// # Errors
+    ///
+    /// A [`ModuleError`] whose source is the [`ConfigError`](crate::ConfigError), which the
+    /// builder reports as [`BuildError::Config`](crate::BuildError::Config).
+    pub fn settings<T: serde::de::DeserializeOwned + Default>(
+        &self,
+        section: &str,
+    ) -> Result<T, ModuleError> {
+        self.source
+            .extract(section)
+            .map_err(|error| self.config_error(error))
+    }
+
+    /// A [`ModuleError`] for a value this module rejects: the key (a dotted path), the value as
+    /// written in YAML and what is allowed, with the file or variable it came from. The builder
+    /// reports it as [`BuildError::Config`](crate::BuildError::Config).
+    pub fn invalid(
+        &self,
+        key: &str,
+        found: impl fmt::Display,
+        expected: impl Into<String>,
+    ) -> ModuleError {
+        self.config_error(self.source.invalid(key, found, expected))
+    }
+
+    /// Wraps a configuration error as this module's.
+    pub fn config_error(&self, error: crate::ConfigError) -> ModuleError {
+        ModuleError::new(self.module, error.to_string()).with_source(error)
+    }
+}
+
+/// An adapter's entry point: a name, the settings it reads, and a way to build an instance.
 ///
 /// ```
 /// use std::sync::Arc;
+/// use hyperion::config::Settings;
 /// use hyperion::registry::{BoxFuture, BuildRequest, Module, ModuleError, ModuleInstance};
+///
+/// #[derive(Default, serde::Deserialize)]
+/// #[serde(default)]
+/// struct QuietSettings {
+///     /// How quiet.
+///     level: u8,
+/// }
 ///
 /// /// A module that provides nothing (every signal stays a no-op).
 /// struct Quiet;
@@ -96,52 +111,31 @@ pub struct BuildRequest<'a> {
 /// impl ModuleInstance for QuietInstance {}
 /// impl Module for Quiet {
 ///     fn name(&self) -> &str { "quiet" }
-///     fn build<'a>(&'a self, _: &'a BuildRequest<'a>)
+///     fn settings(&self) -> Settings {
+///         Settings::new().section::<QuietSettings>("tracing")
+///     }
+///     fn build<'a>(&'a self, request: &'a BuildRequest<'a>)
 ///         -> BoxFuture<'a, Result<Box<dyn ModuleInstance>, ModuleError>> {
-///         Box::pin(async { Ok(Box::new(QuietInstance) as Box<dyn ModuleInstance>) })
+///         Box::pin(async move {
+///             let settings: QuietSettings = request.settings("tracing")?;
+///             let _ = settings.level;
+///             Ok(Box::new(QuietInstance) as Box<dyn ModuleInstance>)
+///         })
 ///     }
 /// }
 /// ```
 pub trait Module: Send + Sync + 'static {
     /// The name the config refers to, e.g. `otel` or `memory`.
     fn name(&self) -> &str;
+    /// The keys this module reads and the standard variables that set them. Default: none.
+    fn settings(&self) -> Settings {
+        Settings::new()
+    }
     /// Builds an instance serving `request.signals`.
     fn build<'a>(
         &'a self,
         request: &'a BuildRequest<'a>,
     ) -> BoxFuture<'a, Result<Box<dyn ModuleInstance>, ModuleError>>;
-}
-
-/// A built module: the providers it serves, and flush and shutdown.
-///
-/// Every method has a default that provides nothing and does nothing.
-pub trait ModuleInstance: Send + Sync + 'static {
-    /// The tracer, if this instance serves tracing.
-    fn tracer(&self) -> Option<Arc<dyn Tracer>> {
-        None
-    }
-    /// The meter provider, if this instance serves metrics.
-    fn meter_provider(&self) -> Option<Arc<dyn MeterProvider>> {
-        None
-    }
-    /// The logger, if this instance serves logging.
-    fn logger(&self) -> Option<Arc<dyn Logger>> {
-        None
-    }
-    /// Called once the telemetry is built, e.g. to create instruments that report on the
-    /// module itself through the telemetry's meter. Must not keep the telemetry (it owns this
-    /// instance): keep the instruments.
-    fn started(&self, telemetry: &crate::Telemetry) {
-        let _ = telemetry;
-    }
-    /// Exports everything buffered so far. Hyperion bounds the wait with a timeout.
-    fn flush(&self) -> BoxFuture<'_, Result<(), ModuleError>> {
-        Box::pin(async { Ok(()) })
-    }
-    /// Flushes and releases everything. Called once. Hyperion bounds the wait with a timeout.
-    fn shutdown(&self) -> BoxFuture<'_, Result<(), ModuleError>> {
-        Box::pin(async { Ok(()) })
-    }
 }
 
 /// The module that provides nothing: every signal it serves is a no-op.

@@ -1,43 +1,53 @@
-//! [`Telemetry`]: the bundle an application holds (tracer, meter provider, logger, interceptors),
-//! built from config through the [`Registry`], and its shutdown.
+//! [`Telemetry`]: the bundle an application holds (the modules built for it, its meters, the
+//! recorders its contexts share), and its flush and shutdown; [`ModuleInstance`], what a built
+//! module is to it. Building one is the [builder](crate::TelemetryBuilder)'s work.
 
 use std::borrow::Cow;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::config::{Config, ConfigError, Signal};
-use crate::context::Context;
-use crate::intercept::{Interceptor, InterceptorChain};
+use crate::config::Config;
+use crate::context::{Context, Recorders};
 use crate::log::Logger;
 use crate::metric::{Meter, MeterProvider};
 use crate::propagation::{Extractor, PropagationLimits};
-use crate::registry::{BuildRequest, Module, ModuleError, ModuleInstance, Registry, Signals};
 use crate::trace::Tracer;
 
-/// Why [`TelemetryBuilder::build`] failed.
+/// A boxed, `Send` future, as module methods return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// An error from a module: building, flushing or shutting down.
 #[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    /// The configuration is invalid.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// The config names a module that is not registered.
-    #[error(
-        "invalid value for `{key}`: found {found:?}, expected one of the registered modules: {}",
-        registered.join(", ")
-    )]
-    UnknownAdapter {
-        /// The key that named it, e.g. `tracing.adapter`.
-        key: String,
-        /// The name found.
-        found: String,
-        /// The registered module names.
-        registered: Vec<String>,
-    },
-    /// A module failed to build.
-    #[error(transparent)]
-    Module(#[from] ModuleError),
+#[error("module `{module}`: {message}")]
+pub struct ModuleError {
+    /// The module's name.
+    pub module: String,
+    /// What went wrong.
+    pub message: String,
+    /// The underlying error, if any.
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl ModuleError {
+    /// An error with a message.
+    pub fn new(module: impl Into<String>, message: impl Into<String>) -> Self {
+        ModuleError {
+            module: module.into(),
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// The same error with an underlying cause.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
 }
 
 /// Why a flush or shutdown did not complete.
@@ -63,20 +73,50 @@ impl ShutdownError {
     }
 }
 
-struct Built {
-    name: String,
-    instance: Box<dyn ModuleInstance>,
+/// A built module: the providers it serves, and flush and shutdown.
+///
+/// Every method has a default that provides nothing and does nothing.
+pub trait ModuleInstance: Send + Sync + 'static {
+    /// The tracer, if this instance serves tracing.
+    fn tracer(&self) -> Option<Arc<dyn Tracer>> {
+        None
+    }
+    /// The meter provider, if this instance serves metrics.
+    fn meter_provider(&self) -> Option<Arc<dyn MeterProvider>> {
+        None
+    }
+    /// The logger, if this instance serves logging.
+    fn logger(&self) -> Option<Arc<dyn Logger>> {
+        None
+    }
+    /// Called once the telemetry is built, e.g. to create instruments that report on the
+    /// module itself through the telemetry's meter. Must not keep the telemetry (it owns this
+    /// instance): keep the instruments.
+    fn started(&self, telemetry: &Telemetry) {
+        let _ = telemetry;
+    }
+    /// Exports everything buffered so far. Hyperion bounds the wait with a timeout.
+    fn flush(&self) -> BoxFuture<'_, Result<(), ModuleError>> {
+        Box::pin(async { Ok(()) })
+    }
+    /// Flushes and releases everything. Called once. Hyperion bounds the wait with a timeout.
+    fn shutdown(&self) -> BoxFuture<'_, Result<(), ModuleError>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
-struct Inner {
-    tracer: Option<Arc<dyn Tracer>>,
-    meter_provider: Option<Arc<dyn MeterProvider>>,
-    logger: Option<Arc<dyn Logger>>,
-    chain: Option<InterceptorChain>,
-    limits: PropagationLimits,
-    modules: Vec<Built>,
-    config: Config,
-    shut_down: AtomicBool,
+/// A module built for a telemetry, by name.
+pub(crate) struct Built {
+    pub(crate) name: String,
+    pub(crate) instance: Box<dyn ModuleInstance>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) recorders: Arc<Recorders>,
+    pub(crate) meter_provider: Option<Arc<dyn MeterProvider>>,
+    pub(crate) modules: Vec<Built>,
+    pub(crate) config: Config,
+    pub(crate) shut_down: AtomicBool,
 }
 
 /// The telemetry an application records into. Cheap to clone; [`Telemetry::noop`] needs no setup.
@@ -94,7 +134,7 @@ struct Inner {
 /// ```
 #[derive(Clone, Default)]
 pub struct Telemetry {
-    inner: Option<Arc<Inner>>,
+    pub(crate) inner: Option<Arc<Inner>>,
 }
 
 static DEFAULT_LIMITS: PropagationLimits = PropagationLimits::DEFAULT;
@@ -103,11 +143,6 @@ impl Telemetry {
     /// Telemetry that records nothing.
     pub const fn noop() -> Self {
         Telemetry { inner: None }
-    }
-
-    /// Starts building telemetry from modules and config.
-    pub fn builder() -> TelemetryBuilder {
-        TelemetryBuilder::default()
     }
 
     /// Whether this is the no-op telemetry (built telemetry is never no-op, even if every
@@ -128,7 +163,7 @@ impl Telemetry {
 
     /// The root context: no span, no baggage.
     pub fn context(&self) -> Context {
-        Context::new(self.clone())
+        Context::root(self.inner.as_ref().map(|i| i.recorders.clone()))
     }
 
     /// A root context whose span context and baggage come from a carrier (e.g. request headers).
@@ -147,13 +182,13 @@ impl Telemetry {
     /// The tracer, if tracing is on.
     #[inline]
     pub fn tracer(&self) -> Option<&dyn Tracer> {
-        self.inner.as_ref()?.tracer.as_deref()
+        self.inner.as_ref()?.recorders.tracer.as_deref()
     }
 
     /// The logger, if logging is on.
     #[inline]
     pub fn logger(&self) -> Option<&dyn Logger> {
-        self.inner.as_ref()?.logger.as_deref()
+        self.inner.as_ref()?.recorders.logger.as_deref()
     }
 
     /// The meter provider, if metrics are on.
@@ -161,15 +196,10 @@ impl Telemetry {
         self.inner.as_ref()?.meter_provider.as_ref()
     }
 
-    #[inline]
-    pub(crate) fn interceptors(&self) -> Option<&InterceptorChain> {
-        self.inner.as_ref()?.chain.as_ref()
-    }
-
     /// The limits that apply to extracted headers.
     pub fn propagation_limits(&self) -> &PropagationLimits {
         match &self.inner {
-            Some(i) => &i.limits,
+            Some(i) => &i.recorders.limits,
             None => &DEFAULT_LIMITS,
         }
     }
@@ -257,7 +287,7 @@ impl Telemetry {
 async fn run_all<'a>(
     inner: &'a Inner,
     timeout: Duration,
-    op: impl Fn(&'a dyn ModuleInstance) -> crate::registry::BoxFuture<'a, Result<(), ModuleError>>,
+    op: impl Fn(&'a dyn ModuleInstance) -> BoxFuture<'a, Result<(), ModuleError>>,
 ) -> Result<(), ShutdownError> {
     let deadline = tokio::time::Instant::now() + timeout;
     let mut error = ShutdownError {
@@ -285,9 +315,9 @@ impl fmt::Debug for Telemetry {
             Some(i) => f
                 .debug_struct("Telemetry")
                 .field("modules", &self.module_names())
-                .field("tracing", &i.tracer.is_some())
+                .field("tracing", &i.recorders.tracer.is_some())
                 .field("metrics", &i.meter_provider.is_some())
-                .field("logging", &i.logger.is_some())
+                .field("logging", &i.recorders.logger.is_some())
                 .finish(),
         }
     }
@@ -365,154 +395,5 @@ impl Drop for ShutdownGuard {
             // A little slack beyond the modules' own timeout for the thread to start and report.
             let _ = done_rx.recv_timeout(timeout + Duration::from_millis(250));
         }
-    }
-}
-
-/// Builds [`Telemetry`]: register modules and interceptors, give the config, then `build().await`.
-#[derive(Default)]
-pub struct TelemetryBuilder {
-    registry: Registry,
-    default_module: Option<String>,
-    config: Option<Config>,
-    interceptors: Vec<Arc<dyn Interceptor>>,
-}
-
-impl TelemetryBuilder {
-    /// Registers a module. The first module registered is the default adapter for every signal
-    /// whose config names none (neither `<signal>.adapter` nor the top-level `adapter`).
-    pub fn module(mut self, module: impl Module) -> Self {
-        let module: Arc<dyn Module> = Arc::new(module);
-        if self.default_module.is_none() {
-            self.default_module = Some(module.name().to_owned());
-        }
-        self.registry.register(module);
-        self
-    }
-
-    /// Uses this configuration (default: [`Config::default`]).
-    pub fn config(mut self, config: Config) -> Self {
-        self.config = Some(config);
-        self
-    }
-
-    /// Appends an interceptor that every intercepted call runs, after the built-in tracing,
-    /// metrics and logging interceptors.
-    pub fn interceptor(mut self, interceptor: impl Interceptor) -> Self {
-        self.interceptors.push(Arc::new(interceptor));
-        self
-    }
-
-    /// The registry as it stands.
-    pub fn registry(&self) -> &Registry {
-        &self.registry
-    }
-
-    /// Builds every module the config selects, once each.
-    pub async fn build(self) -> Result<Telemetry, BuildError> {
-        let config = self.config.unwrap_or_default();
-        config.validate()?;
-        let default = self
-            .default_module
-            .as_deref()
-            .unwrap_or(crate::noop::NOOP_MODULE);
-
-        // Which module serves which signal.
-        let mut plan: Vec<(String, Signals)> = Vec::new();
-        let mut chosen: [Option<String>; 3] = [None, None, None];
-        for (slot, signal) in [Signal::Tracing, Signal::Metrics, Signal::Logging]
-            .into_iter()
-            .enumerate()
-        {
-            if !config.enabled(signal) {
-                continue;
-            }
-            let (key, name) = match config.adapter_for(signal) {
-                Some((key, name)) => (key.to_owned(), name.to_owned()),
-                None => (String::new(), default.to_owned()),
-            };
-            if self.registry.get(&name).is_none() {
-                return Err(BuildError::UnknownAdapter {
-                    key,
-                    found: name,
-                    registered: self
-                        .registry
-                        .names()
-                        .into_iter()
-                        .map(str::to_owned)
-                        .collect(),
-                });
-            }
-            if name == crate::noop::NOOP_MODULE {
-                continue;
-            }
-            match plan.iter_mut().find(|(n, _)| *n == name) {
-                Some((_, signals)) => signals.insert(signal),
-                None => {
-                    let mut signals = Signals::default();
-                    signals.insert(signal);
-                    plan.push((name.clone(), signals));
-                }
-            }
-            chosen[slot] = Some(name);
-        }
-
-        let mut modules = Vec::with_capacity(plan.len());
-        for (name, signals) in plan {
-            let module = self
-                .registry
-                .get(&name)
-                .expect("checked above: every planned module is registered");
-            let request = BuildRequest {
-                config: &config,
-                signals,
-            };
-            let instance = module.build(&request).await?;
-            modules.push(Built { name, instance });
-        }
-        let provider_of = |slot: usize| {
-            chosen[slot]
-                .as_ref()
-                .and_then(|name| modules.iter().find(|m| &m.name == name))
-        };
-        let tracer = provider_of(0).and_then(|m| m.instance.tracer());
-        let meter_provider = provider_of(1).and_then(|m| m.instance.meter_provider());
-        let logger = provider_of(2).and_then(|m| m.instance.logger());
-
-        let limits = PropagationLimits::from_config(&config.propagation);
-        let meter = Meter::new(meter_provider.clone(), Cow::Borrowed("hyperion"));
-        let chain = InterceptorChain::new(
-            tracer.is_some(),
-            &meter,
-            logger.is_some(),
-            self.interceptors,
-        );
-        let telemetry = Telemetry {
-            inner: Some(Arc::new(Inner {
-                tracer,
-                meter_provider,
-                logger,
-                chain,
-                limits,
-                modules,
-                config,
-                shut_down: AtomicBool::new(false),
-            })),
-        };
-        if let Some(inner) = &telemetry.inner {
-            for m in &inner.modules {
-                m.instance.started(&telemetry);
-            }
-        }
-        Ok(telemetry)
-    }
-}
-
-impl fmt::Debug for TelemetryBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TelemetryBuilder")
-            .field("registry", &self.registry)
-            .field("default_module", &self.default_module)
-            .field("interceptors", &self.interceptors.len())
-            .finish()
     }
 }

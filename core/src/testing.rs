@@ -427,11 +427,10 @@ impl MemoryTracer {
 impl Tracer for MemoryTracer {
     fn start_span(
         &self,
-        parent: &Context,
+        parent_sc: &SpanContext,
         name: Cow<'static, str>,
         options: &SpanOptions<'_>,
     ) -> Span {
-        let parent_sc = parent.span_context();
         let has_parent = parent_sc.is_valid() && !options.new_root;
         let (trace_id, sampled, state) = if has_parent {
             (

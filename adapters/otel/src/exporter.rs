@@ -5,7 +5,13 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
-use hyperion::config::{Compression, ConfigError, Exporter, Protocol, TracingConfig};
+use hyperion::config::ConfigError;
+
+use hyperion::registry::ModuleError;
+
+use crate::adapter_runtime::{AdapterRuntime, off_runtime};
+use crate::config::{Compression, Exporter, OtelSettings, Protocol, TracingSettings};
+use crate::{config_error, module_error};
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
 
 /// Where and how spans go.
@@ -65,7 +71,7 @@ fn base(uri: &http::Uri) -> String {
 }
 
 /// Resolves the configured exporter and endpoint; `None` for exporters with no endpoint.
-pub(crate) fn resolve(config: &TracingConfig) -> Result<Option<Target>, ConfigError> {
+pub(crate) fn resolve(config: &TracingSettings) -> Result<Option<Target>, ConfigError> {
     match config.exporter {
         Exporter::None | Exporter::Console => Ok(None),
         Exporter::Zipkin => {
@@ -134,7 +140,7 @@ pub(crate) fn resolve(config: &TracingConfig) -> Result<Option<Target>, ConfigEr
 
 /// How long one export may take: `tracing.timeout`, bounded by `tracing.batch.export_timeout`
 /// (the SDK's synchronous batch processor has no per-export timeout of its own).
-pub(crate) fn export_timeout(config: &TracingConfig) -> Duration {
+pub(crate) fn export_timeout(config: &TracingSettings) -> Duration {
     config.timeout.min(config.batch.export_timeout)
 }
 
@@ -149,7 +155,7 @@ fn retry_policy() -> opentelemetry_otlp::RetryPolicy {
 }
 
 /// The settings both OTLP transports share: endpoint, timeout, retry, compression.
-fn common<B: WithExportConfig>(b: B, config: &TracingConfig, url: &str) -> B {
+fn common<B: WithExportConfig>(b: B, config: &TracingSettings, url: &str) -> B {
     b.with_endpoint(url.to_owned())
         .with_timeout(export_timeout(config))
 }
@@ -158,7 +164,7 @@ fn common<B: WithExportConfig>(b: B, config: &TracingConfig, url: &str) -> B {
 /// `tracing.certificate`). Build on the runtime the connection should live on.
 fn tonic_settings<B: WithExportConfig + WithTonicConfig>(
     b: B,
-    config: &TracingConfig,
+    config: &TracingSettings,
     url: &str,
 ) -> Result<B, String> {
     let mut metadata = tonic::metadata::MetadataMap::new();
@@ -190,7 +196,7 @@ fn tonic_settings<B: WithExportConfig + WithTonicConfig>(
 /// Build off the async runtime.
 fn http_settings<B: WithExportConfig + WithHttpConfig>(
     b: B,
-    config: &TracingConfig,
+    config: &TracingSettings,
     target: &Target,
     url: &str,
 ) -> Result<B, String> {
@@ -217,7 +223,7 @@ fn http_settings<B: WithExportConfig + WithHttpConfig>(
 /// Builds the OTLP span exporter. gRPC must be built on the tokio runtime its connection should
 /// live on; HTTP builds a blocking client, which must not be built on a runtime thread.
 pub(crate) fn otlp(
-    config: &TracingConfig,
+    config: &TracingSettings,
     target: &Target,
 ) -> Result<opentelemetry_otlp::SpanExporter, String> {
     let builder = opentelemetry_otlp::SpanExporter::builder();
@@ -245,7 +251,7 @@ fn signal_url(target: &Target, signal: &str) -> String {
 
 /// Builds the OTLP log exporter to the same collector as traces (same rules as [`otlp`]).
 pub(crate) fn otlp_logs(
-    config: &TracingConfig,
+    config: &TracingSettings,
     target: &Target,
 ) -> Result<opentelemetry_otlp::LogExporter, String> {
     let builder = opentelemetry_otlp::LogExporter::builder();
@@ -261,7 +267,7 @@ pub(crate) fn otlp_logs(
 
 /// Builds the OTLP metric exporter to the same collector as traces (same rules as [`otlp`]).
 pub(crate) fn otlp_metrics(
-    config: &TracingConfig,
+    config: &TracingSettings,
     target: &Target,
 ) -> Result<opentelemetry_otlp::MetricExporter, String> {
     let builder = opentelemetry_otlp::MetricExporter::builder();
@@ -276,7 +282,7 @@ pub(crate) fn otlp_metrics(
 }
 
 /// The PEM of `tracing.certificate`, the CA that signs the collector's certificate.
-fn ca_certificate(config: &TracingConfig) -> Result<Option<Vec<u8>>, String> {
+fn ca_certificate(config: &TracingSettings) -> Result<Option<Vec<u8>>, String> {
     let Some(path) = &config.certificate else {
         return Ok(None);
     };
@@ -292,7 +298,7 @@ fn ca_certificate(config: &TracingConfig) -> Result<Option<Vec<u8>>, String> {
 /// `http-tls` feature, rustls (ring) trusting the system's roots plus `tracing.certificate`.
 /// Build it off the async runtime.
 pub(crate) fn http_client(
-    config: &TracingConfig,
+    config: &TracingSettings,
     target: &Target,
 ) -> Result<reqwest::blocking::Client, String> {
     let builder = reqwest::blocking::Client::builder().timeout(export_timeout(config));
@@ -322,12 +328,38 @@ pub(crate) fn http_client(
     builder.build().map_err(|e| e.to_string())
 }
 
+/// An OTLP exporter of metrics or logs to the traces' collector settings, whatever
+/// `tracing.exporter` says (spans may go to `console` or nowhere while the rest goes to the
+/// collector). gRPC is built on the adapter's runtime, HTTP off any runtime.
+pub(crate) async fn collector_exporter<E: Send + 'static>(
+    settings: &OtelSettings,
+    runtime: &mut Option<AdapterRuntime>,
+    build: fn(&TracingSettings, &Target) -> Result<E, String>,
+) -> Result<E, ModuleError> {
+    let mut otlp_tracing = settings.tracing.clone();
+    otlp_tracing.exporter = Exporter::Otlp;
+    let target = resolve(&otlp_tracing)
+        .map_err(config_error)?
+        .expect("OTLP always resolves to a target");
+    if target.protocol == Protocol::Grpc {
+        let handle = AdapterRuntime::get(runtime)?;
+        let _entered = handle.enter();
+        build(&settings.tracing, &target).map_err(module_error)
+    } else {
+        let tracing = settings.tracing.clone();
+        off_runtime(move || build(&tracing, &target)).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn tracing(yaml: &str) -> TracingConfig {
-        hyperion::Config::from_yaml_str(yaml).unwrap().tracing
+    fn tracing(yaml: &str) -> TracingSettings {
+        let config = hyperion::Config::from_yaml_str(yaml).unwrap();
+        crate::config::OtelSettings::from_config(&config)
+            .unwrap()
+            .tracing
     }
 
     #[test]

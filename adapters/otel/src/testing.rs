@@ -4,6 +4,7 @@
 
 use std::sync::Mutex;
 
+use hyperion::config::ConfigLoader;
 use hyperion::metric::{
     CounterRecorder, GaugeRecorder, HistogramRecorder, InstrumentDescriptor, UpDownCounterRecorder,
 };
@@ -12,7 +13,7 @@ use hyperion::testing::conformance::{Capabilities, Harness};
 use hyperion::testing::{
     MetricPoint, PointValue, RecordedEvent, RecordedLink, RecordedSpan, Snapshot,
 };
-use hyperion::{Config, KeyValue, SpanContext, SpanKind, Status, Telemetry, TraceState, Value};
+use hyperion::{KeyValue, SpanContext, SpanKind, Status, Telemetry, TraceState, Value};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use std::sync::Arc;
 
@@ -71,11 +72,14 @@ impl Harness for OtelHarness {
             let mut module = OtelModule::new().with_log_buffer(lines.clone());
             module.extra_exporter = Some(memory.clone());
             module.metric_tap = Some(tap.clone());
-            let mut config = Config::from_yaml_str(&self.yaml).expect("harness YAML is valid");
-            // Checks run in parallel: the Prometheus endpoint takes any free port.
-            config.metrics.port = 0;
-            // The suite's contract: logging at level trace.
-            config.logging.level = hyperion::config::LogLevel::Trace;
+            let config = ConfigLoader::new()
+                .yaml(self.yaml.as_str())
+                // Checks run in parallel: the Prometheus endpoint takes any free port.
+                .set("metrics.port", 0)
+                // The suite's contract: logging at level trace.
+                .set("logging.level", "trace")
+                .load()
+                .expect("harness YAML is valid");
             let telemetry = Telemetry::builder()
                 .module(module)
                 .config(config)

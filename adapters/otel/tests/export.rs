@@ -7,8 +7,10 @@ mod support;
 
 use std::time::Duration;
 
+use hyperion::config::ConfigLoader;
 use hyperion::{Config, Link, SpanOptions, Status, Telemetry, Value, kv};
 use hyperion_otel::OtelModule;
+use hyperion_otel::config::OtelSettings;
 use support::{
     AttrValue, ForwardProtocol, OtlpReceiver, ReceivedSpan, Rotel, StatusCode, ZipkinReceiver,
 };
@@ -17,9 +19,12 @@ const WAIT: Duration = Duration::from_secs(20);
 
 async fn build(yaml: &str) -> (Telemetry, OtelModule) {
     let module = OtelModule::new();
-    let mut config = Config::from_yaml_str(yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
     // Metrics are on by default and their endpoint listens on 9090: tests run in parallel.
-    config.metrics.port = 0;
+    let config = ConfigLoader::new()
+        .yaml(yaml)
+        .set("metrics.port", 0)
+        .load()
+        .unwrap_or_else(|e| panic!("{e}\n{yaml}"));
     let telemetry = Telemetry::builder()
         .module(module.clone())
         .config(config)
@@ -204,8 +209,10 @@ async fn http_json_with_headers_goes_straight_to_a_receiver() {
         receiver.content_types_seen()
     );
     assert_eq!(deliveries[0].header("authorization"), Some("Bearer s3cret"));
-    // The token never shows up in the config's Debug output.
-    let debug = format!("{:?}", Config::from_yaml_str(&yaml).unwrap());
+    // The token never shows up in the Debug output of the config or the module's settings.
+    let config = Config::from_yaml_str(&yaml).unwrap();
+    assert!(!format!("{config:?}").contains("s3cret"));
+    let debug = format!("{:?}", OtelSettings::from_config(&config).unwrap());
     assert!(
         !debug.contains("s3cret") && debug.contains("authorization"),
         "{debug}"
@@ -551,7 +558,7 @@ async fn the_resource_carries_service_namespace_and_otel_resource_attributes() {
         "service:\n  namespace: shop\ntracing:\n  protocol: grpc\n  endpoint: \"{}\"\n",
         receiver.grpc_endpoint()
     );
-    let mut config = hyperion::ConfigLoader::new()
+    let config = hyperion::ConfigLoader::new()
         .yaml(yaml)
         .env([
             (
@@ -560,9 +567,9 @@ async fn the_resource_carries_service_namespace_and_otel_resource_attributes() {
             ),
             ("OTEL_SERVICE_NAME", ""),
         ])
+        .set("metrics.port", 0)
         .load()
         .unwrap();
-    config.metrics.port = 0;
     let t = Telemetry::builder()
         .module(OtelModule::new())
         .config(config)

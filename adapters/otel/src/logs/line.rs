@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
-use hyperion::config::LogFormat;
+use crate::config::LogFormat;
 use hyperion::{Record, SpanContext};
 
 use super::time::{Precision, write_rfc3339};

@@ -10,11 +10,68 @@
 //! - `json`: hand-written JSON escaping and value encoding.
 //! - `time`: RFC 3339 UTC timestamps computed from [`std::time::SystemTime`].
 
+pub(crate) mod bridge;
 pub(crate) mod filter;
 mod json;
 pub(crate) mod line;
+pub(crate) mod logger;
 mod pretty;
 mod time;
 
 pub(crate) use filter::Filter;
 pub(crate) use line::{LineWriter, Output};
+
+use hyperion::config::ConfigError;
+use hyperion::registry::ModuleError;
+
+use crate::adapter_runtime::AdapterRuntime;
+use crate::exporter::{self, collector_exporter};
+use crate::resource::resource;
+use crate::{Configs, OtelModule, config, config_error};
+
+impl OtelModule {
+    pub(crate) async fn logger(
+        &self,
+        (config, settings): Configs<'_>,
+        runtime: &mut Option<AdapterRuntime>,
+    ) -> Result<logger::OtelLogger, ModuleError> {
+        let l = &config.logging;
+        let filter = Filter::new(l.level.into(), l.directives.as_deref()).map_err(|e| {
+            config_error(ConfigError::Invalid {
+                key: "logging.directives".to_owned(),
+                found: format!("{:?}", l.directives.as_deref().unwrap_or_default()),
+                expected: e,
+                origin: None,
+            })
+        })?;
+        let output = self
+            .log_output
+            .clone()
+            .unwrap_or(match settings.logging.output {
+                config::LogOutput::Stdout => Output::Stdout,
+                config::LogOutput::Stderr => Output::Stderr,
+            });
+        let service = config.service_name().map(str::to_owned);
+        let lines = Some(LineWriter::new(settings.logging.format, output, service));
+        let otlp = if settings.logging.otlp {
+            let exporter = collector_exporter(settings, runtime, exporter::otlp_logs).await?;
+            let provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder()
+                .with_resource(resource(config))
+                .with_batch_exporter(exporter)
+                .build();
+            use opentelemetry::logs::LoggerProvider as _;
+            let scope = opentelemetry::InstrumentationScope::builder("hyperion")
+                .with_version(env!("CARGO_PKG_VERSION"))
+                .build();
+            let logger = provider.logger_with_scope(scope);
+            Some((provider, logger))
+        } else {
+            None
+        };
+        Ok(logger::OtelLogger {
+            filter,
+            lines,
+            otlp,
+        })
+    }
+}

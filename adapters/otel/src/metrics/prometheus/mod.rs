@@ -43,7 +43,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use hyperion::config::MetricsConfig;
+use crate::config::MetricsSettings;
 use hyperion::metric::{
     CounterRecorder, GaugeRecorder, HistogramRecorder, InstrumentDescriptor, InstrumentKind,
     UpDownCounterRecorder,
@@ -251,7 +251,7 @@ impl Collector for Families {
 impl PrometheusSink {
     /// A sink configured by the `metrics` section: namespace, subsystem, exemplars, cardinality
     /// limit, label value length and default histogram boundaries.
-    pub(crate) fn new(config: &MetricsConfig) -> Self {
+    pub(crate) fn new(config: &MetricsSettings) -> Self {
         let families = Arc::new(Families::default());
         let mut registry = Registry::default();
         registry.register_collector(Box::new(Arc::clone(&families)));

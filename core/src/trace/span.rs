@@ -1,134 +1,14 @@
-//! Tracing: ids, [`SpanContext`], [`SpanKind`], [`Status`], the [`Tracer`] an adapter implements and
-//! the [`Span`] handle application code holds.
-//!
-//! A [`Span`] is a handle in the style of metrics-rs: it holds an optional boxed recorder, so a
-//! span from a disabled tracer is a branch on every call and never touches the heap or the clock.
+//! Spans: the [`SpanContext`] that crosses process boundaries, what a span is started with
+//! ([`SpanKind`], [`SpanOptions`], [`Link`]), its [`Status`], and the [`Span`] handle over an
+//! adapter's [`SpanRecorder`].
 
 use std::borrow::Cow;
 use std::fmt;
 use std::time::SystemTime;
 
+use super::id::{SpanId, TraceFlags, TraceId};
+use super::tracestate::TraceState;
 use crate::attr::{KeyValue, kv};
-use crate::context::Context;
-use crate::propagation::{TraceState, decode_hex_id, encode_hex_id};
-
-macro_rules! id_type {
-    ($(#[$doc:meta])* $name:ident, $len:literal) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-        pub struct $name([u8; $len]);
-
-        impl $name {
-            /// The all-zero id, which W3C Trace Context defines as invalid.
-            pub const INVALID: $name = $name([0; $len]);
-
-            /// An id from its bytes.
-            pub const fn from_bytes(bytes: [u8; $len]) -> Self {
-                $name(bytes)
-            }
-
-            /// The id's bytes.
-            pub const fn to_bytes(self) -> [u8; $len] {
-                self.0
-            }
-
-            /// Whether the id is not all zeros.
-            pub fn is_valid(&self) -> bool {
-                self.0 != [0; $len]
-            }
-
-            /// Parses exactly
-            #[doc = concat!(stringify!($len), " bytes written as ", stringify!($len), "×2 lowercase hex digits.")]
-            /// Upper-case digits are rejected, as W3C Trace Context requires.
-            pub fn from_hex(hex: &str) -> Option<Self> {
-                decode_hex_id::<$len>(hex.as_bytes()).map($name)
-            }
-
-            /// Writes the id as lowercase hex into `out` and returns it as a `&str`, without allocating.
-            pub fn encode_hex<'b>(&self, out: &'b mut [u8; $len * 2]) -> &'b str {
-                encode_hex_id(&self.0, out);
-                // Only ASCII hex digits were written.
-                std::str::from_utf8(out).unwrap_or_default()
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                let mut buf = [0u8; $len * 2];
-                f.write_str(self.encode_hex(&mut buf))
-            }
-        }
-
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({})", stringify!($name), self)
-            }
-        }
-    };
-}
-
-id_type!(
-    /// A trace id: 16 bytes, shown as 32 lowercase hex digits.
-    ///
-    /// ```
-    /// use hyperion::TraceId;
-    /// let id = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
-    /// assert_eq!(id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
-    /// assert!(TraceId::from_hex("4BF92F3577B34DA6A3CE929D0E0E4736").is_none());
-    /// ```
-    TraceId,
-    16
-);
-
-id_type!(
-    /// A span id: 8 bytes, shown as 16 lowercase hex digits.
-    ///
-    /// ```
-    /// use hyperion::SpanId;
-    /// let id = SpanId::from_hex("00f067aa0ba902b7").unwrap();
-    /// assert!(id.is_valid());
-    /// assert!(!SpanId::INVALID.is_valid());
-    /// ```
-    SpanId,
-    8
-);
-
-/// The trace flags byte of W3C Trace Context; bit 0 is `sampled`.
-///
-/// ```
-/// use hyperion::TraceFlags;
-/// assert!(TraceFlags::SAMPLED.is_sampled());
-/// assert!(!TraceFlags::default().is_sampled());
-/// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, Debug)]
-pub struct TraceFlags(u8);
-
-impl TraceFlags {
-    /// No flags set: not sampled.
-    pub const NOT_SAMPLED: TraceFlags = TraceFlags(0);
-    /// The `sampled` flag.
-    pub const SAMPLED: TraceFlags = TraceFlags(1);
-
-    /// Flags from their byte.
-    pub const fn new(bits: u8) -> Self {
-        TraceFlags(bits)
-    }
-
-    /// The flags' byte.
-    pub const fn to_u8(self) -> u8 {
-        self.0
-    }
-
-    /// Whether the `sampled` bit is set.
-    pub const fn is_sampled(self) -> bool {
-        self.0 & 1 == 1
-    }
-
-    /// These flags with the `sampled` bit set or cleared.
-    pub const fn with_sampled(self, sampled: bool) -> Self {
-        TraceFlags(if sampled { self.0 | 1 } else { self.0 & !1 })
-    }
-}
 
 /// The part of a span that crosses process boundaries: trace id, span id, flags and trace state.
 ///
@@ -381,22 +261,6 @@ impl<'a> SpanOptions<'a> {
         self.new_root = true;
         self
     }
-}
-
-/// Starts spans. Implemented by adapters; application code calls [`Context::start_span`].
-///
-/// The tracer is object safe and shared as `Arc<dyn Tracer>`.
-pub trait Tracer: Send + Sync + 'static {
-    /// Starts a span named `name` as a child of `parent`'s span (unless `options.new_root`).
-    ///
-    /// A span that is not sampled should still get a valid [`SpanContext`] (see
-    /// [`Span::non_recording`]) so that the trace propagates.
-    fn start_span(
-        &self,
-        parent: &Context,
-        name: Cow<'static, str>,
-        options: &SpanOptions<'_>,
-    ) -> Span;
 }
 
 /// The recording side of a span, implemented by adapters. Application code uses [`Span`].
@@ -656,27 +520,5 @@ impl fmt::Debug for Span {
             .field("recording", &self.is_recording())
             .field("status", self.status())
             .finish()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_round_trip_hex() {
-        let t = TraceId::from_bytes([0xab; 16]);
-        assert_eq!(TraceId::from_hex(&t.to_string()), Some(t));
-        let s = SpanId::from_bytes([0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef]);
-        assert_eq!(s.to_string(), "0123456789abcdef");
-        assert_eq!(SpanId::from_hex("0123456789abcdeg"), None);
-        assert_eq!(SpanId::from_hex("0123456789abcde"), None);
-    }
-
-    #[test]
-    fn flags_toggle_sampled() {
-        let f = TraceFlags::new(0b10).with_sampled(true);
-        assert_eq!(f.to_u8(), 0b11);
-        assert_eq!(f.with_sampled(false).to_u8(), 0b10);
     }
 }

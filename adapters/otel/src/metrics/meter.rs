@@ -1,5 +1,5 @@
 //! The facade's metrics over two sinks, chosen by `metrics.exporter`: the Prometheus endpoint
-//! (with exemplars; see [`crate::prometheus`]) and OTLP push through the OpenTelemetry SDK's
+//! (with exemplars; see [`crate::metrics::prometheus`]) and OTLP push through the OpenTelemetry SDK's
 //! periodic reader. With `both`, every record goes to each.
 //!
 //! The SDK cannot carry exemplars yet (open-telemetry/opentelemetry-rust issue 3369: its
@@ -29,7 +29,7 @@ fn attrs(attributes: &[KeyValue<'_>], max: usize) -> Attrs {
         .map(|kv| match kv.value.as_str() {
             Some(s) if s.len() > max => opentelemetry::KeyValue::new(
                 convert::key(&kv.key),
-                crate::prometheus::truncate(s, max).to_owned(),
+                crate::metrics::prometheus::truncate(s, max).to_owned(),
             ),
             _ => convert::key_value(kv),
         })
@@ -120,7 +120,7 @@ pub struct MetricStats {
 
 /// Routes each instrument to the configured sinks.
 pub(crate) struct OtelMeterProvider {
-    pub(crate) prometheus: Option<Arc<crate::prometheus::PrometheusSink>>,
+    pub(crate) prometheus: Option<Arc<crate::metrics::prometheus::PrometheusSink>>,
     pub(crate) otlp: Option<Arc<OtlpSink>>,
     pub(crate) otlp_counters: Arc<OtlpSinkCounters>,
     /// Default histogram boundaries for OTLP (same rules as the Prometheus sink).
@@ -152,7 +152,7 @@ impl OtelMeterProvider {
     }
 
     fn boundaries(&self, d: &InstrumentDescriptor) -> Vec<f64> {
-        crate::prometheus::boundaries(d, self.default_boundaries.as_deref())
+        crate::metrics::prometheus::boundaries(d, self.default_boundaries.as_deref())
     }
 }
 

@@ -68,7 +68,7 @@ fn excluded(target: &str) -> bool {
     target.starts_with("opentelemetry")
         || target.starts_with("hyperion_otel")
         || opentelemetry::Context::is_current_telemetry_suppressed()
-        || crate::on_export_thread()
+        || crate::adapter_runtime::on_export_thread()
         || std::thread::current().name() == Some("reqwest-internal-sync-runtime")
 }
 

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::time::SystemTime;
 
 use hyperion::trace::SpanRecorder;
-use hyperion::{Context, KeyValue, Span, SpanContext, SpanOptions, Status};
+use hyperion::{KeyValue, Span, SpanContext, SpanOptions, Status};
 use opentelemetry::trace::{Span as _, TraceContextExt as _, Tracer as _};
 use opentelemetry_sdk::trace::SdkTracer;
 
@@ -25,11 +25,10 @@ impl OtelTracer {
 impl hyperion::Tracer for OtelTracer {
     fn start_span(
         &self,
-        parent: &Context,
+        parent_sc: &SpanContext,
         name: Cow<'static, str>,
         options: &SpanOptions<'_>,
     ) -> Span {
-        let parent_sc = parent.span_context();
         let has_parent = parent_sc.is_valid() && !options.new_root;
         let parent_cx = if has_parent {
             opentelemetry::Context::new()

@@ -8,8 +8,8 @@ use std::sync::{Arc, OnceLock};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::prometheus::PrometheusSink;
-use crate::runtime::RuntimeMetrics;
+use crate::metrics::prometheus::PrometheusSink;
+use crate::metrics::runtime::RuntimeMetrics;
 
 /// The Prometheus endpoint of telemetry built with `metrics.exporter: prometheus` or `both`.
 ///
@@ -101,7 +101,7 @@ impl std::fmt::Debug for PrometheusEndpoint {
 /// Binds `metrics.bind_address:metrics.port` now, so that a port in use is a startup error that
 /// names the key.
 pub(crate) fn bind(
-    config: &hyperion::config::MetricsConfig,
+    config: &crate::config::MetricsSettings,
 ) -> Result<std::net::TcpListener, hyperion::ConfigError> {
     let addr = format!("{}:{}", config.bind_address, config.port);
     let listener = std::net::TcpListener::bind(&addr).map_err(|e| {

@@ -25,7 +25,7 @@ impl ZipkinExporter {
     /// Builds the exporter. The blocking client must be built outside any async runtime.
     pub(crate) fn new(
         endpoint: String,
-        config: &hyperion::config::TracingConfig,
+        config: &crate::config::TracingSettings,
     ) -> Result<Self, String> {
         let target = crate::exporter::Target {
             url: endpoint.clone(),

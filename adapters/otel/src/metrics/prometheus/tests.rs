@@ -11,8 +11,8 @@ use super::*;
 const TRACE_HEX: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const SPAN_HEX: &str = "00f067aa0ba902b7";
 
-fn sink_with(configure: impl FnOnce(&mut MetricsConfig)) -> PrometheusSink {
-    let mut config = MetricsConfig::default();
+fn sink_with(configure: impl FnOnce(&mut MetricsSettings)) -> PrometheusSink {
+    let mut config = MetricsSettings::default();
     configure(&mut config);
     PrometheusSink::new(&config)
 }

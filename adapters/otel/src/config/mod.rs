@@ -1,0 +1,493 @@
+//! The `otel` module's own settings: the keys it reads in the `tracing`, `metrics` and `logging`
+//! sections beside the core's, and the OpenTelemetry variables that set them.
+//!
+//! | key | variable | default |
+//! | --- | --- | --- |
+//! | `tracing.exporter` | `OTEL_TRACES_EXPORTER` | `otlp` |
+//! | `tracing.endpoint` | `OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT` | the exporter's own |
+//! | `tracing.protocol` | `OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL` | `grpc` |
+//! | `tracing.headers` (merged, `k=v,...` percent-encoded) | `OTEL_EXPORTER_OTLP_[TRACES_]HEADERS` | none |
+//! | `tracing.timeout` (milliseconds in the variable) | `OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT` | 10 s |
+//! | `tracing.compression` | `OTEL_EXPORTER_OTLP_[TRACES_]COMPRESSION` | `none` |
+//! | `tracing.certificate` | `OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE` | none |
+//! | `tracing.batch.scheduled_delay`, `.export_timeout` (ms) | `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_EXPORT_TIMEOUT` | 5 s, 30 s |
+//! | `tracing.batch.max_queue_size`, `.max_batch_size` | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | 2048, 512 |
+//! | `metrics.exporter` (`prometheus,otlp` means `both`) | `OTEL_METRICS_EXPORTER` | `prometheus` |
+//! | `metrics.interval` (ms) | `OTEL_METRIC_EXPORT_INTERVAL` | 60 s |
+//! | `metrics.port`, `metrics.bind_address` | `OTEL_EXPORTER_PROMETHEUS_PORT`, `OTEL_EXPORTER_PROMETHEUS_HOST` | 9090, `0.0.0.0` |
+//!
+//! The `TRACES_` variant of a variable wins over the general one. Without a variable:
+//! `metrics.path`, `metrics.namespace`, `metrics.subsystem`, `metrics.collect_runtime`,
+//! `metrics.exemplars`, `metrics.cardinality_limit`, `metrics.max_label_value_length`,
+//! `metrics.histogram_boundaries`, `logging.format`, `logging.output`, `logging.otlp`.
+//!
+//! ```
+//! use hyperion::Config;
+//! use hyperion_otel::config::{Exporter, OtelSettings};
+//!
+//! let config = Config::from_yaml_str("tracing:\n  exporter: zipkin\n")?;
+//! let settings = OtelSettings::from_config(&config)?;
+//! assert_eq!(settings.tracing.exporter, Exporter::Zipkin);
+//! assert_eq!(settings.metrics.port, 9090); // a default
+//! # Ok::<(), hyperion::ConfigError>(())
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hyperion::Config;
+use hyperion::config::{ConfigError, EnvVar, ModuleSource, Settings, duration};
+use serde::{Deserialize, Serialize};
+
+hyperion::config_enum! {
+    /// Where spans are exported (`tracing.exporter`).
+    pub enum Exporter {
+        /// OpenTelemetry protocol, to a collector (`otlp`). The default.
+        #[default]
+        Otlp = "otlp",
+        /// Jaeger (`jaeger`); Jaeger receives OTLP, so an adapter may send OTLP to it.
+        Jaeger = "jaeger",
+        /// Zipkin's JSON API (`zipkin`).
+        Zipkin = "zipkin",
+        /// Human-readable lines on standard output (`console`).
+        Console = "console",
+        /// Spans are recorded (so ids propagate) but not exported (`none`).
+        None = "none",
+    }
+}
+
+hyperion::config_enum! {
+    /// The OTLP transport (`tracing.protocol`, `OTEL_EXPORTER_OTLP_PROTOCOL`).
+    pub enum Protocol {
+        /// gRPC (`grpc`), usually port 4317. The default.
+        #[default]
+        Grpc = "grpc",
+        /// Protocol buffers over HTTP (`http/protobuf`), usually port 4318.
+        HttpProtobuf = "http/protobuf",
+        /// JSON over HTTP (`http/json`), usually port 4318.
+        HttpJson = "http/json",
+    }
+}
+
+hyperion::config_enum! {
+    /// Compression of export requests (`tracing.compression`).
+    pub enum Compression {
+        /// No compression (`none`). The default.
+        #[default]
+        None = "none",
+        /// gzip (`gzip`).
+        Gzip = "gzip",
+    }
+}
+
+hyperion::config_enum! {
+    /// Where metrics are exported (`metrics.exporter`).
+    pub enum MetricsExporter {
+        /// A Prometheus scrape endpoint (`prometheus`). The default.
+        #[default]
+        Prometheus = "prometheus",
+        /// OTLP push to a collector (`otlp`).
+        Otlp = "otlp",
+        /// Both a Prometheus endpoint and OTLP push (`both`).
+        Both = "both",
+        /// Metrics are not exported (`none`).
+        None = "none",
+    }
+}
+
+hyperion::config_enum! {
+    /// How a log line is written (`logging.format`).
+    pub enum LogFormat {
+        /// One JSON object per line (`json`). The default.
+        #[default]
+        Json = "json",
+        /// Human-readable text (`pretty`).
+        Pretty = "pretty",
+    }
+}
+
+hyperion::config_enum! {
+    /// Where log lines are written (`logging.output`).
+    pub enum LogOutput {
+        /// Standard output (`stdout`). The default.
+        #[default]
+        Stdout = "stdout",
+        /// Standard error (`stderr`).
+        Stderr = "stderr",
+    }
+}
+
+/// Everything the `otel` module reads, section by section.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct OtelSettings {
+    /// The module's keys in `tracing`.
+    pub tracing: TracingSettings,
+    /// The module's keys in `metrics`.
+    pub metrics: MetricsSettings,
+    /// The module's keys in `logging`.
+    pub logging: LoggingSettings,
+}
+
+impl OtelSettings {
+    /// What the module declares to the core: its keys and variables.
+    pub fn declaration() -> Settings {
+        let mut settings = Settings::new()
+            .section::<TracingSettings>("tracing")
+            .section::<MetricsSettings>("metrics")
+            .section::<LoggingSettings>("logging");
+        for var in ENV {
+            settings = settings.env(var.clone());
+        }
+        for (key, text) in HINTS {
+            settings = settings.expected(key, text);
+        }
+        settings
+    }
+
+    /// The module's settings in `config`, with the OpenTelemetry variables of the environment
+    /// `config` was loaded with, checked.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the key, the value, what is allowed and where it came from.
+    pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
+        Self::from_source(&config.module_source(crate::MODULE_NAME, &Self::declaration()))
+    }
+
+    /// The module's settings read from `source`, checked.
+    pub(crate) fn from_source(source: &ModuleSource) -> Result<Self, ConfigError> {
+        let settings = OtelSettings {
+            tracing: source.extract("tracing")?,
+            metrics: source.extract("metrics")?,
+            logging: source.extract("logging")?,
+        };
+        settings.validate(source)?;
+        Ok(settings)
+    }
+
+    /// Checks the values that their types alone do not constrain: a zero duration,
+    /// `tracing.batch.max_batch_size` of 0 or above `max_queue_size`, `metrics.path` not starting
+    /// with `/`, `metrics.cardinality_limit` of 0, `metrics.bind_address` not an address or host
+    /// name, ...
+    fn validate(&self, source: &ModuleSource) -> Result<(), ConfigError> {
+        let invalid =
+            |key: &str, found: String, expected: String| Err(source.invalid(key, found, expected));
+        let non_zero = |key: &str, value: Duration| {
+            if value.is_zero() {
+                return invalid(
+                    key,
+                    format!("{:?}", duration::format(value)),
+                    "a duration greater than zero, such as \"5s\" or \"250ms\"".to_owned(),
+                );
+            }
+            Ok(())
+        };
+        let tracing = &self.tracing;
+        non_zero("tracing.timeout", tracing.timeout)?;
+        let batch = &tracing.batch;
+        if batch.max_queue_size == 0 {
+            return invalid(
+                "tracing.batch.max_queue_size",
+                "0".to_owned(),
+                "an integer of at least 1".to_owned(),
+            );
+        }
+        if batch.max_batch_size == 0 || batch.max_batch_size > batch.max_queue_size {
+            return invalid(
+                "tracing.batch.max_batch_size",
+                batch.max_batch_size.to_string(),
+                format!(
+                    "an integer from 1 to tracing.batch.max_queue_size ({})",
+                    batch.max_queue_size
+                ),
+            );
+        }
+        non_zero("tracing.batch.scheduled_delay", batch.scheduled_delay)?;
+        non_zero("tracing.batch.export_timeout", batch.export_timeout)?;
+
+        let metrics = &self.metrics;
+        if !is_host(&metrics.bind_address) {
+            return invalid(
+                "metrics.bind_address",
+                format!("{:?}", metrics.bind_address),
+                "an IP address or host name, such as \"0.0.0.0\" or \"127.0.0.1\"".to_owned(),
+            );
+        }
+        // `{`, `}`, `:` and `*` would be route captures or wildcards to an HTTP router.
+        if !metrics.path.starts_with('/') || metrics.path.contains(['{', '}', ':', '*']) {
+            return invalid(
+                "metrics.path",
+                format!("{:?}", metrics.path),
+                "a path starting with '/' and without '{', '}', ':' or '*', such as \"/metrics\""
+                    .to_owned(),
+            );
+        }
+        non_zero("metrics.interval", metrics.interval)?;
+        if metrics.cardinality_limit == 0 {
+            return invalid(
+                "metrics.cardinality_limit",
+                "0".to_owned(),
+                "an integer of at least 1".to_owned(),
+            );
+        }
+        if metrics.max_label_value_length == 0 {
+            return invalid(
+                "metrics.max_label_value_length",
+                "0".to_owned(),
+                "an integer of at least 1".to_owned(),
+            );
+        }
+        if let Some(bounds) = &metrics.histogram_boundaries {
+            let ascending = bounds.windows(2).all(|w| w[0] < w[1]);
+            if bounds.is_empty() || !ascending || bounds.iter().any(|b| !b.is_finite()) {
+                return invalid(
+                    "metrics.histogram_boundaries",
+                    format!("{bounds:?}"),
+                    "a non-empty list of finite numbers in ascending order".to_owned(),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The OpenTelemetry variables the module reads; of two that set one key, the later wins.
+const ENV: &[EnvVar] = &[
+    EnvVar::new("OTEL_TRACES_EXPORTER", "tracing.exporter").lowercase(),
+    EnvVar::new("OTEL_EXPORTER_OTLP_ENDPOINT", "tracing.endpoint"),
+    EnvVar::new("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "tracing.endpoint"),
+    EnvVar::new("OTEL_EXPORTER_OTLP_PROTOCOL", "tracing.protocol").lowercase(),
+    EnvVar::new("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "tracing.protocol").lowercase(),
+    EnvVar::new("OTEL_EXPORTER_OTLP_HEADERS", "tracing.headers").key_value_list(),
+    EnvVar::new("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "tracing.headers").key_value_list(),
+    EnvVar::new("OTEL_EXPORTER_OTLP_TIMEOUT", "tracing.timeout"),
+    EnvVar::new("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "tracing.timeout"),
+    EnvVar::new("OTEL_EXPORTER_OTLP_COMPRESSION", "tracing.compression").lowercase(),
+    EnvVar::new(
+        "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+        "tracing.compression",
+    )
+    .lowercase(),
+    EnvVar::new("OTEL_EXPORTER_OTLP_CERTIFICATE", "tracing.certificate"),
+    EnvVar::new(
+        "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+        "tracing.certificate",
+    ),
+    EnvVar::new("OTEL_BSP_SCHEDULE_DELAY", "tracing.batch.scheduled_delay"),
+    EnvVar::new("OTEL_BSP_EXPORT_TIMEOUT", "tracing.batch.export_timeout"),
+    EnvVar::new("OTEL_BSP_MAX_QUEUE_SIZE", "tracing.batch.max_queue_size"),
+    EnvVar::new(
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+        "tracing.batch.max_batch_size",
+    ),
+    EnvVar::new("OTEL_METRICS_EXPORTER", "metrics.exporter").map(metrics_exporter),
+    EnvVar::new("OTEL_METRIC_EXPORT_INTERVAL", "metrics.interval"),
+    EnvVar::new("OTEL_EXPORTER_PROMETHEUS_HOST", "metrics.bind_address"),
+    EnvVar::new("OTEL_EXPORTER_PROMETHEUS_PORT", "metrics.port"),
+];
+
+/// `OTEL_METRICS_EXPORTER` is a comma-separated list: `prometheus,otlp` (either order) is
+/// `both`; a single name is itself.
+fn metrics_exporter(value: &str) -> Option<String> {
+    let names: Vec<String> = value
+        .split(',')
+        .map(|name| name.trim().to_ascii_lowercase())
+        .filter(|name| !name.is_empty())
+        .collect();
+    let has = |wanted: &str| names.iter().any(|name| name == wanted);
+    if names.len() == 2 && has("prometheus") && has("otlp") {
+        Some("both".to_owned())
+    } else {
+        Some(value.to_ascii_lowercase())
+    }
+}
+
+/// What a key allows, where the type's own wording is not the clearest.
+const HINTS: &[(&str, &str)] = &[
+    ("tracing.batch", "a mapping of `tracing.batch` settings"),
+    ("tracing.headers", "a mapping of names to string values"),
+    (
+        "metrics.port",
+        "an integer port number in 0..=65535 (0 picks a free port)",
+    ),
+    ("metrics.collect_runtime", "true or false"),
+    ("metrics.exemplars", "true or false"),
+    ("logging.otlp", "true or false"),
+];
+
+/// The module's keys in the `tracing` section: where spans go and how they are batched.
+///
+/// Its `Debug` output hides the values of [`headers`](Self::headers), which often carry
+/// credentials.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TracingSettings {
+    /// Where spans go. Default: [`Exporter::Otlp`], as in the OpenTelemetry SDKs.
+    pub exporter: Exporter,
+    /// The collector endpoint, e.g. `"http://localhost:4317"`. For OTLP/HTTP it is a base URL,
+    /// as `OTEL_EXPORTER_OTLP_ENDPOINT` is: `/v1/traces` (and `/v1/metrics`) is appended unless
+    /// the path already ends with it. Default: none, the exporter's own default.
+    pub endpoint: Option<String>,
+    /// A PEM file with the CA certificate(s) that sign the collector's TLS certificate, trusted
+    /// in addition to the system's roots for `https` endpoints. Default: none.
+    pub certificate: Option<PathBuf>,
+    /// The OTLP transport. Default: [`Protocol::Grpc`].
+    pub protocol: Protocol,
+    /// Extra headers (or gRPC metadata) sent with every export, e.g. an API key. Default: none.
+    pub headers: BTreeMap<String, String>,
+    /// How long one export request may take. Default: 10 s.
+    #[serde(with = "duration")]
+    pub timeout: Duration,
+    /// Compression of export requests. Default: [`Compression::None`].
+    pub compression: Compression,
+    /// The batch span processor.
+    pub batch: BatchSettings,
+}
+
+impl Default for TracingSettings {
+    fn default() -> Self {
+        Self {
+            exporter: Exporter::Otlp,
+            endpoint: None,
+            certificate: None,
+            protocol: Protocol::Grpc,
+            headers: BTreeMap::new(),
+            timeout: Duration::from_secs(10),
+            compression: Compression::None,
+            batch: BatchSettings::default(),
+        }
+    }
+}
+
+impl fmt::Debug for TracingSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: BTreeMap<&str, &str> = self
+            .headers
+            .keys()
+            .map(|k| (k.as_str(), "<redacted>"))
+            .collect();
+        f.debug_struct("TracingSettings")
+            .field("exporter", &self.exporter)
+            .field("endpoint", &self.endpoint)
+            .field("certificate", &self.certificate)
+            .field("protocol", &self.protocol)
+            .field("headers", &headers)
+            .field("timeout", &self.timeout)
+            .field("compression", &self.compression)
+            .field("batch", &self.batch)
+            .finish()
+    }
+}
+
+/// The `tracing.batch` section: the batch span processor's queue and schedule.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BatchSettings {
+    /// The most spans sent in one export; from 1 to `max_queue_size`. Default: 512.
+    pub max_batch_size: usize,
+    /// How long to wait between two exports; more than zero. Default: 5 s.
+    #[serde(with = "duration")]
+    pub scheduled_delay: Duration,
+    /// The most spans waiting to be exported; more are dropped. At least 1. Default: 2048.
+    pub max_queue_size: usize,
+    /// How long one export may take; more than zero. Default: 30 s.
+    #[serde(with = "duration")]
+    pub export_timeout: Duration,
+}
+
+impl Default for BatchSettings {
+    fn default() -> Self {
+        Self {
+            max_batch_size: 512,
+            scheduled_delay: Duration::from_secs(5),
+            max_queue_size: 2048,
+            export_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The module's keys in the `metrics` section: the Prometheus endpoint and OTLP export.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MetricsSettings {
+    /// Where metrics go. Default: [`MetricsExporter::Prometheus`].
+    pub exporter: MetricsExporter,
+    /// The port of the Prometheus endpoint; 0 picks a free port. Default: 9090.
+    pub port: u16,
+    /// The address the Prometheus endpoint listens on (an IP address or host name).
+    /// Default: `"0.0.0.0"`.
+    pub bind_address: String,
+    /// The HTTP path of the Prometheus endpoint; starts with `/`. Default: `"/metrics"`.
+    pub path: String,
+    /// A prefix for every metric name (Prometheus namespace). Default: none.
+    pub namespace: Option<String>,
+    /// A second prefix, after the namespace (Prometheus subsystem). Default: none.
+    pub subsystem: Option<String>,
+    /// Whether to collect process and runtime metrics. Default: `false`.
+    pub collect_runtime: bool,
+    /// How often metrics are pushed over OTLP; more than zero. Default: 60 s.
+    #[serde(with = "duration")]
+    pub interval: Duration,
+    /// Whether histograms and counters carry trace exemplars. Default: `true`.
+    pub exemplars: bool,
+    /// The most distinct attribute sets kept per instrument; at least 1. Default: 2000.
+    pub cardinality_limit: usize,
+    /// Attribute (label) values longer than this many bytes are truncated (at a character
+    /// boundary); at least 1. Default: 256.
+    pub max_label_value_length: usize,
+    /// Histogram bucket boundaries for instruments that give none; ascending, finite. Default:
+    /// none, which means second-scale buckets for instruments in `s` and OpenTelemetry's
+    /// defaults otherwise.
+    pub histogram_boundaries: Option<Vec<f64>>,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self {
+            exporter: MetricsExporter::Prometheus,
+            port: 9090,
+            bind_address: "0.0.0.0".to_owned(),
+            path: "/metrics".to_owned(),
+            namespace: None,
+            subsystem: None,
+            collect_runtime: false,
+            interval: Duration::from_secs(60),
+            exemplars: true,
+            cardinality_limit: 2000,
+            max_label_value_length: 256,
+            histogram_boundaries: None,
+        }
+    }
+}
+
+/// The module's keys in the `logging` section: how and where lines are written.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoggingSettings {
+    /// How a line is written. Default: [`LogFormat::Json`].
+    pub format: LogFormat,
+    /// Where lines are written. Default: [`LogOutput::Stdout`].
+    pub output: LogOutput,
+    /// Whether log records are also exported over OTLP. Default: `false`.
+    pub otlp: bool,
+}
+
+/// An IP address, or a DNS host name (letters, digits, `-` and `.`).
+fn is_host(text: &str) -> bool {
+    text.parse::<IpAddr>().is_ok()
+        || (!text.is_empty()
+            && text.len() <= 253
+            && text.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            }))
+}
+
+#[cfg(test)]
+mod tests;

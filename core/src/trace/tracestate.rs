@@ -1,0 +1,382 @@
+//! W3C `tracestate`: the [`TraceState`] a span context carries, its key and value grammar and its
+//! parser. The `tracestate` header itself is read and written by [`crate::propagation`].
+
+use std::fmt;
+use std::sync::Arc;
+
+/// The most members a `tracestate` may have.
+pub(crate) const MAX_TRACESTATE_MEMBERS: usize = 32;
+
+// ---------------------------------------------------------------------------------------------
+// Byte classes
+// ---------------------------------------------------------------------------------------------
+
+/// `tracestate` key characters after the first: `a-z 0-9 _ - * /`.
+const TS_KEYCHAR: u8 = 1;
+/// `tracestate` value characters (`chr`): 0x20-0x7E except `,` and `=`.
+const TS_VALUE: u8 = 2;
+
+const fn class_table() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        let c = b as u8;
+        let mut class = 0;
+        if c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'-' | b'*' | b'/') {
+            class |= TS_KEYCHAR;
+        }
+        if matches!(c, 0x20..=0x7e) && c != b',' && c != b'=' {
+            class |= TS_VALUE;
+        }
+        t[b] = class;
+        b += 1;
+    }
+    t
+}
+
+static CLASS: [u8; 256] = class_table();
+
+#[inline]
+fn has_class(b: u8, class: u8) -> bool {
+    CLASS[usize::from(b)] & class != 0
+}
+
+/// `s` without leading and trailing optional whitespace (RFC 7230 `OWS`: space and horizontal
+/// tab), which surrounds `tracestate` members.
+#[inline]
+fn trim_ows(s: &str) -> &str {
+    s.trim_matches(|c| c == ' ' || c == '\t')
+}
+
+// ---------------------------------------------------------------------------------------------
+// tracestate
+// ---------------------------------------------------------------------------------------------
+
+/// Why [`TraceState::insert`] refused a member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TraceStateError {
+    /// The key is neither a `simple-key` (`[a-z][a-z0-9_\-*/]{0,255}`) nor a `multi-tenant-key`
+    /// (`tenant@system`).
+    #[error("invalid tracestate key: expected [a-z][a-z0-9_-*/]{{0,255}} or tenant@system")]
+    InvalidKey,
+    /// The value is not 1 to 256 printable ASCII characters other than `,` and `=`, ending in a
+    /// non-space.
+    #[error(
+        "invalid tracestate value: expected 1 to 256 printable ASCII characters except ',' and '=', not ending in a space"
+    )]
+    InvalidValue,
+}
+
+/// Whether `key` is a Trace Context Level 1 `tracestate` key.
+fn valid_trace_state_key(key: &str) -> bool {
+    fn part(s: &[u8], max_len: usize, digit_first: bool) -> bool {
+        match s.split_first() {
+            Some((&first, rest)) => {
+                s.len() <= max_len
+                    && (first.is_ascii_lowercase() || (digit_first && first.is_ascii_digit()))
+                    && rest.iter().all(|&b| has_class(b, TS_KEYCHAR))
+            }
+            None => false,
+        }
+    }
+    let bytes = key.as_bytes();
+    match bytes.iter().position(|&b| b == b'@') {
+        None => part(bytes, 256, false),
+        Some(at) => part(&bytes[..at], 241, true) && part(&bytes[at + 1..], 14, false),
+    }
+}
+
+/// Whether `value` is a `tracestate` value.
+fn valid_trace_state_value(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 256
+        && bytes.last() != Some(&b' ')
+        && bytes.iter().all(|&b| has_class(b, TS_VALUE))
+}
+
+/// Builds the canonical `tracestate` (no OWS, no empty members) from one or more header values.
+pub(crate) struct TraceStateParser {
+    out: String,
+    members: usize,
+    max_members: usize,
+    valid: bool,
+}
+
+impl TraceStateParser {
+    pub(crate) fn new(max_members: usize) -> Self {
+        TraceStateParser {
+            out: String::new(),
+            members: 0,
+            max_members,
+            valid: true,
+        }
+    }
+
+    pub(crate) fn push(&mut self, header: &str) {
+        if !self.valid {
+            return;
+        }
+        self.out.reserve(header.len() + 1);
+        for raw in header.split(',') {
+            let member = trim_ows(raw);
+            if member.is_empty() {
+                continue;
+            }
+            let ok = match member.split_once('=') {
+                Some((key, value)) => {
+                    valid_trace_state_key(key)
+                        && valid_trace_state_value(value)
+                        && self.members < self.max_members
+                        && !members(&self.out).any(|(k, _)| k == key)
+                }
+                None => false,
+            };
+            if !ok {
+                self.valid = false;
+                self.out = String::new();
+                return;
+            }
+            if !self.out.is_empty() {
+                self.out.push(',');
+            }
+            self.out.push_str(member);
+            self.members += 1;
+        }
+    }
+
+    pub(crate) fn finish(self) -> Option<TraceState> {
+        if !self.valid {
+            None
+        } else if self.out.is_empty() {
+            Some(TraceState::EMPTY)
+        } else {
+            Some(TraceState(Some(Arc::from(self.out))))
+        }
+    }
+}
+
+/// The `(key, value)` members of a canonical `tracestate`.
+fn members(header: &str) -> impl Iterator<Item = (&str, &str)> {
+    header
+        .split(',')
+        .filter(|m| !m.is_empty())
+        .filter_map(|m| m.split_once('='))
+}
+
+/// W3C `tracestate`: vendor key/value pairs carried with a trace, in order (most recent first).
+///
+/// Held as its canonical header value (no whitespace, no empty members) behind an `Arc`, so a
+/// clone is a reference-count bump and injecting it is a copy. The empty trace state allocates
+/// nothing.
+///
+/// ```
+/// use hyperion::TraceState;
+/// let state = TraceState::from_header("congo=t61rcWkgMzE, ,rojo=00f067aa0ba902b7", 32).unwrap();
+/// let state = state.insert("rojo", "b9c7c989f97918e1").unwrap();
+/// assert_eq!(state.header(), "rojo=b9c7c989f97918e1,congo=t61rcWkgMzE");
+/// assert_eq!(state.remove("congo").header(), "rojo=b9c7c989f97918e1");
+/// assert!(TraceState::from_header("Congo=x", 32).is_none());
+/// ```
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct TraceState(Option<Arc<str>>);
+
+impl TraceState {
+    /// The empty trace state.
+    pub const EMPTY: TraceState = TraceState(None);
+
+    /// Parses a `tracestate` header value. Returns `None` when it is invalid: a member without
+    /// `=`, an invalid key or value, a duplicate key, or more than `max_members` members (the W3C
+    /// limit is 32). Whitespace around members and empty members are dropped.
+    #[must_use]
+    pub fn from_header(header: &str, max_members: usize) -> Option<TraceState> {
+        let mut parser = TraceStateParser::new(max_members);
+        parser.push(header);
+        parser.finish()
+    }
+
+    /// The value of `key`, if present.
+    ///
+    /// ```
+    /// use hyperion::TraceState;
+    /// let state = TraceState::from_header("rojo=00f067aa0ba902b7,congo=t61rcWkgMzE", 32).unwrap();
+    /// assert_eq!(state.get("congo"), Some("t61rcWkgMzE"));
+    /// assert_eq!(state.get("blue"), None);
+    /// ```
+    #[must_use]
+    pub fn get(&self, key: &str) -> Option<&str> {
+        members(self.header()).find_map(|(k, v)| (k == key).then_some(v))
+    }
+
+    /// This trace state with `key` set to `value`, moved to the front (left) of the list as the
+    /// specification requires. When that makes more than 32 members, the right-most are dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`TraceStateError::InvalidKey`] or [`TraceStateError::InvalidValue`] when `key` or `value`
+    /// does not follow the W3C grammar (see [`TraceStateError`]).
+    ///
+    /// ```
+    /// use hyperion::{TraceState, TraceStateError};
+    /// let state = TraceState::EMPTY.insert("congo", "t61rcWkgMzE")?;
+    /// let state = state.insert("rojo", "00f067aa0ba902b7")?;
+    /// assert_eq!(state.header(), "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
+    /// assert_eq!(state.get("rojo"), Some("00f067aa0ba902b7"));
+    /// assert_eq!(state.insert("Rojo", "x"), Err(TraceStateError::InvalidKey));
+    /// # Ok::<(), TraceStateError>(())
+    /// ```
+    pub fn insert(&self, key: &str, value: &str) -> Result<TraceState, TraceStateError> {
+        if !valid_trace_state_key(key) {
+            return Err(TraceStateError::InvalidKey);
+        }
+        if !valid_trace_state_value(value) {
+            return Err(TraceStateError::InvalidValue);
+        }
+        let old = self.header();
+        let mut out = String::with_capacity(key.len() + value.len() + 2 + old.len());
+        out.push_str(key);
+        out.push('=');
+        out.push_str(value);
+        let mut count = 1;
+        for member in old.split(',') {
+            if count == MAX_TRACESTATE_MEMBERS {
+                break;
+            }
+            match member.split_once('=') {
+                Some((k, _)) if k != key => {
+                    out.push(',');
+                    out.push_str(member);
+                    count += 1;
+                }
+                _ => {}
+            }
+        }
+        Ok(TraceState(Some(Arc::from(out))))
+    }
+
+    /// This trace state without `key`.
+    #[must_use]
+    pub fn remove(&self, key: &str) -> TraceState {
+        if self.get(key).is_none() {
+            return self.clone();
+        }
+        let mut out = String::with_capacity(self.header().len());
+        for member in self.header().split(',') {
+            if member.split_once('=').is_some_and(|(k, _)| k != key) {
+                if !out.is_empty() {
+                    out.push(',');
+                }
+                out.push_str(member);
+            }
+        }
+        if out.is_empty() {
+            TraceState::EMPTY
+        } else {
+            TraceState(Some(Arc::from(out)))
+        }
+    }
+
+    /// The header value: members joined by `,` (`""` when empty).
+    #[inline]
+    #[must_use]
+    pub fn header(&self) -> &str {
+        self.0.as_deref().unwrap_or("")
+    }
+
+    /// Whether there are no members.
+    #[inline]
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// The number of members.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        members(self.header()).count()
+    }
+
+    /// The `(key, value)` members, most recent first.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        members(self.header())
+    }
+}
+
+impl fmt::Display for TraceState {
+    /// Writes the header value.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.header())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tracestate_insert_moves_to_front() {
+        let s = TraceState::from_header("congo=t61rcWkgMzE,rojo=00f067aa0ba902b7", 32).unwrap();
+        let s = s.insert("rojo", "b9c7c989f97918e1").unwrap();
+        assert_eq!(s.header(), "rojo=b9c7c989f97918e1,congo=t61rcWkgMzE");
+        let s = s.insert("new@vendor", "x").unwrap();
+        assert_eq!(
+            s.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            ["new@vendor", "rojo", "congo"]
+        );
+        assert_eq!(TraceState::EMPTY.insert("a", "b").unwrap().header(), "a=b");
+    }
+
+    #[test]
+    fn tracestate_insert_validates_key_and_value() {
+        assert_eq!(
+            TraceState::EMPTY.insert("A", "b"),
+            Err(TraceStateError::InvalidKey)
+        );
+        assert_eq!(
+            TraceState::EMPTY.insert("", "b"),
+            Err(TraceStateError::InvalidKey)
+        );
+        assert_eq!(
+            TraceState::EMPTY.insert("a", ""),
+            Err(TraceStateError::InvalidValue)
+        );
+        assert_eq!(
+            TraceState::EMPTY.insert("a", "b,c"),
+            Err(TraceStateError::InvalidValue)
+        );
+        assert_eq!(
+            TraceState::EMPTY.insert("a", "b "),
+            Err(TraceStateError::InvalidValue)
+        );
+        assert!(!TraceStateError::InvalidKey.to_string().is_empty());
+    }
+
+    #[test]
+    fn tracestate_insert_keeps_at_most_32_members() {
+        let full = (0..32)
+            .map(|i| format!("k{i}=v"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let s = TraceState::from_header(&full, 32)
+            .unwrap()
+            .insert("new", "x")
+            .unwrap();
+        assert_eq!(s.len(), 32);
+        assert_eq!(s.get("new"), Some("x"));
+        assert_eq!(s.get("k30"), Some("v"));
+        assert_eq!(s.get("k31"), None);
+        // Updating a key of a full list drops nothing.
+        let s = s.insert("k5", "y").unwrap();
+        assert_eq!(s.len(), 32);
+        assert_eq!(s.get("k30"), Some("v"));
+    }
+
+    #[test]
+    fn tracestate_remove() {
+        let s = TraceState::from_header("a=1,b=2,c=3", 32).unwrap();
+        assert_eq!(s.remove("b").header(), "a=1,c=3");
+        assert_eq!(s.remove("x"), s);
+        assert_eq!(s.remove("a").remove("b").remove("c"), TraceState::EMPTY);
+        assert_eq!(TraceState::EMPTY.remove("a"), TraceState::EMPTY);
+    }
+}
