@@ -5,7 +5,8 @@
 //! The check reads the sources as text: every `crate::module` path in code (comments and doc
 //! comments are skipped, so intra-doc links may point anywhere) is an import of `module`, and a
 //! root re-export such as `crate::Telemetry` counts as an import of the module it comes from.
-//! `super::` paths stay inside a module and are not checked.
+//! `super::` paths that reach the crate root (from `context.rs`, `config/mod.rs`, or
+//! `super::super::` from `config/env.rs`) are checked as `crate::` paths.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -46,7 +47,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The top-level module a file belongs to: `config/env.rs` → `config`, `trace.rs` → `trace`.
+/// The top-level module a file belongs to: `config/env.rs` → `config`, `log.rs` → `log`.
 fn module_of(file: &Path) -> String {
     let relative = file.strip_prefix(src_dir()).expect("under src");
     let first = relative.components().next().expect("a component");
@@ -57,31 +58,85 @@ fn module_of(file: &Path) -> String {
         .to_owned()
 }
 
-/// The lines of code, without comments (line comments, doc comments and block comments).
+/// The lines of code, without comments (line, doc and block comments) and without the text of
+/// string literals (so that `"*/*"` or `"crate::x"` in a string counts for nothing).
 fn code_lines(text: &str) -> Vec<String> {
     let mut lines = Vec::new();
     let mut in_block = false;
     for line in text.lines() {
-        let mut line = line.to_owned();
-        if in_block {
-            match line.find("*/") {
-                Some(end) => {
-                    line = line[end + 2..].to_owned();
+        let mut code = String::new();
+        let mut chars = line.chars().peekable();
+        let mut in_string = false;
+        while let Some(c) = chars.next() {
+            if in_block {
+                if c == '*' && chars.peek() == Some(&'/') {
+                    chars.next();
                     in_block = false;
                 }
-                None => continue,
+                continue;
+            }
+            if in_string {
+                match c {
+                    '\\' => {
+                        chars.next();
+                    }
+                    '"' => {
+                        in_string = false;
+                        code.push('"');
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            match c {
+                '/' if chars.peek() == Some(&'/') => break,
+                '/' if chars.peek() == Some(&'*') => {
+                    chars.next();
+                    in_block = true;
+                }
+                // A char literal holding a quote is not a string.
+                '\'' if chars.peek() == Some(&'"') => {
+                    code.push_str("'\"");
+                    chars.next();
+                }
+                '"' => {
+                    in_string = true;
+                    code.push('"');
+                }
+                _ => code.push(c),
             }
         }
-        if let Some(start) = line.find("/*") {
-            in_block = !line[start..].contains("*/");
-            line.truncate(start);
-        }
-        if line.trim_start().starts_with("//") {
-            continue;
-        }
-        lines.push(line);
+        lines.push(code);
     }
     lines
+}
+
+/// `super::` paths in the top-level `use` items (not indented, so not inside an inline `mod
+/// tests`) of a file one level below `src` (`context.rs`, `config/mod.rs`) reach the crate
+/// root: rewrite them as `crate::` so that they are checked too. In deeper files the same goes
+/// for `super::super::`; a plain `super::` there stays inside the file's own module.
+fn with_super_as_crate(code: &str, file: &Path) -> String {
+    let relative = file.strip_prefix(src_dir()).expect("under src");
+    let depth = relative.components().count();
+    let is_mod = relative.file_name().is_some_and(|n| n == "mod.rs");
+    let to_root = match (depth, is_mod) {
+        (1, _) | (2, true) => "super::",
+        (2, false) | (3, true) => "super::super::",
+        _ => return code.to_owned(),
+    };
+    code.lines()
+        .map(|line| {
+            let top_level_use = ["use ", "pub use ", "pub(crate) use "]
+                .iter()
+                .any(|prefix| line.starts_with(prefix));
+            if top_level_use {
+                line.replace(to_root, "crate::")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The names `lib.rs` re-exports at the root, by the module they come from.
@@ -161,6 +216,9 @@ fn imports(code: &str, reexports: &BTreeMap<String, String>) -> BTreeSet<String>
                 .take_while(|c| c.is_alphanumeric() || *c == '_')
                 .collect();
             if name.is_empty() {
+                if item.trim().starts_with('*') {
+                    found.insert("*".to_owned());
+                }
                 continue;
             }
             if layer_of(&name).is_some() {
@@ -201,7 +259,7 @@ fn import_graph() -> BTreeMap<String, BTreeSet<String>> {
             continue;
         }
         let text = fs::read_to_string(&file).expect("read a source file");
-        let code = code_lines(&text).join("\n");
+        let code = with_super_as_crate(&code_lines(&text).join("\n"), &file);
         let entry = graph.entry(module.clone()).or_default();
         for imported in imports(&code, &reexports) {
             if imported != module {
@@ -267,13 +325,39 @@ fn the_checker_sees_imports_in_every_form() {
          // use crate::config::Config;\n\
          /// [`crate::registry::Registry`]\n\
          fn f(t: &crate::Telemetry) -> $crate::x::Y { crate::context::Context::noop() }\n\
-         /* crate::builder */ let a = 1;\n",
+         /* crate::builder */ let a = 1; let b = /* c */ crate::log::Level::Info;\n\
+         let accept = \"*/*\"; let s = \"crate::registry\"; let c = '\"'; crate::metric::X;\n",
     )
     .join("\n");
     let found = imports(&code, &reexports);
-    let expected: BTreeSet<String> = ["trace", "log", "propagation", "telemetry", "context"]
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
+    let expected: BTreeSet<String> = [
+        "trace",
+        "log",
+        "propagation",
+        "telemetry",
+        "context",
+        "metric",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
     assert_eq!(found, expected);
+    // A glob hides what it imports: it is reported, as a module without a layer.
+    assert!(imports("use crate::*;", &reexports).contains("*"));
+    // `super::` from a file right below `src` is the crate root.
+    let file = src_dir().join("context.rs");
+    let code = with_super_as_crate("use super::config::Config;", &file);
+    assert_eq!(
+        imports(&code, &reexports),
+        BTreeSet::from(["config".to_owned()])
+    );
+    let file = src_dir().join("config").join("env.rs");
+    let code = with_super_as_crate(
+        "use super::source::X;\nuse super::super::log::Level;",
+        &file,
+    );
+    assert_eq!(
+        imports(&code, &reexports),
+        BTreeSet::from(["log".to_owned()])
+    );
 }

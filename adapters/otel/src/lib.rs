@@ -34,6 +34,15 @@
 //! `otel_metric_overflow="true"` series; NaN and infinite values are dropped and counted
 //! ([`OtelModule::metric_stats`]). `metrics.collect_runtime: true` adds process and tokio gauges.
 //!
+//! ## Cargo features
+//!
+//! - `zipkin` (on by default): the Zipkin JSON v2 exporter.
+//! - `http-tls`: TLS (rustls with ring) for `https` endpoints over OTLP/HTTP and Zipkin; gRPC
+//!   over `https` needs no feature.
+//! - `testing`: the conformance harness, the `testing` module (for this crate's tests).
+//!
+//! The module's keys and the OpenTelemetry variables that set them: [`config`].
+//!
 //! ```no_run
 //! # #[tokio::main]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -211,8 +220,8 @@ impl Module for OtelModule {
         request: &'a BuildRequest<'a>,
     ) -> BoxFuture<'a, Result<Box<dyn ModuleInstance>, ModuleError>> {
         Box::pin(async move {
-            let settings =
-                OtelSettings::from_source(&request.source).map_err(|e| request.config_error(e))?;
+            let settings = OtelSettings::from_source(&request.source, request.signals)
+                .map_err(|e| request.config_error(e))?;
             let config = (request.config, &settings);
             let stats = Arc::new(Stats::default());
             *self.stats.lock().unwrap_or_else(|p| p.into_inner()) = stats.clone();

@@ -19,6 +19,12 @@ use crate::propagation::{MAX_TRACESTATE_MEMBERS, PropagationLimits};
 /// a YAML document names only what it changes.
 ///
 /// Two configurations are equal when their core settings are.
+///
+/// Load it with [`ConfigLoader`](super::ConfigLoader), [`Config::load`] or
+/// [`Config::from_yaml_str`]: they keep the layered source for the modules. Deserializing a
+/// `Config` with serde directly (say, as a field of an application's own settings) reads the
+/// core's keys only, and the modules then see their defaults; `Serialize` writes the core's keys
+/// only.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {

@@ -114,7 +114,7 @@ impl Provider for HyperionEnv {
 /// `HYPERION_` variables (prefix matched ignoring case) name a key path in upper case, levels
 /// separated by `__`: `HYPERION_TRACING__SAMPLE_RATE=0.1`, `HYPERION_METRICS__PORT=9100`,
 /// `HYPERION_TRACING__HEADERS__API_KEY=secret`. A `HYPERION_` variable that names no key is an
-/// error, as an unknown YAML key is.
+/// error when the telemetry is built, as an unknown YAML key is.
 ///
 /// The standard variables the core reads (empty values count as unset):
 ///
@@ -203,7 +203,9 @@ impl ConfigLoader {
     }
 
     /// Adds the process's environment variables (non-UTF-8 text is replaced by U+FFFD rather
-    /// than panicking). Only those that name a key are used, as with [`env`](Self::env).
+    /// than panicking). Only those that name a key are used, as with [`env`](Self::env); they
+    /// are all kept (never printed: `Debug` shows names only) because the modules that read
+    /// their own are known only when the telemetry is built.
     pub fn process_env(self) -> Self {
         let vars = std::env::vars_os().map(|(name, value)| {
             (

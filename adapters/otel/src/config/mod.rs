@@ -40,6 +40,7 @@ use std::time::Duration;
 
 use hyperion::Config;
 use hyperion::config::{ConfigError, EnvVar, ModuleSource, Settings, duration};
+use hyperion::registry::Signals;
 use serde::{Deserialize, Serialize};
 
 hyperion::config_enum! {
@@ -154,17 +155,43 @@ impl OtelSettings {
     ///
     /// A [`ConfigError`] naming the key, the value, what is allowed and where it came from.
     pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
-        Self::from_source(&config.module_source(crate::MODULE_NAME, &Self::declaration()))
+        let all = Signals {
+            tracing: true,
+            metrics: true,
+            logging: true,
+        };
+        Self::from_source(
+            &config.module_source(crate::MODULE_NAME, &Self::declaration()),
+            all,
+        )
     }
 
-    /// The module's settings read from `source`, checked.
-    pub(crate) fn from_source(source: &ModuleSource) -> Result<Self, ConfigError> {
-        let settings = OtelSettings {
-            tracing: source.extract("tracing")?,
-            metrics: source.extract("metrics")?,
-            logging: source.extract("logging")?,
-        };
-        settings.validate(source)?;
+    /// The module's settings read from `source` for the signals it serves, checked. A section
+    /// of a signal the module does not serve is not read (another module owns it, and may use
+    /// the same key names differently), except `tracing`, which holds the collector settings that
+    /// OTLP metrics and logs use too.
+    pub(crate) fn from_source(
+        source: &ModuleSource,
+        signals: Signals,
+    ) -> Result<Self, ConfigError> {
+        let mut settings = OtelSettings::default();
+        if signals.metrics {
+            settings.metrics = source.extract("metrics")?;
+        }
+        if signals.logging {
+            settings.logging = source.extract("logging")?;
+        }
+        let otlp_metrics = signals.metrics
+            && matches!(
+                settings.metrics.exporter,
+                MetricsExporter::Otlp | MetricsExporter::Both
+            );
+        let otlp_logs = signals.logging && settings.logging.otlp;
+        let read_tracing = signals.tracing || otlp_metrics || otlp_logs;
+        if read_tracing {
+            settings.tracing = source.extract("tracing")?;
+        }
+        settings.validate(source, read_tracing, signals.metrics)?;
         Ok(settings)
     }
 
@@ -172,7 +199,12 @@ impl OtelSettings {
     /// `tracing.batch.max_batch_size` of 0 or above `max_queue_size`, `metrics.path` not starting
     /// with `/`, `metrics.cardinality_limit` of 0, `metrics.bind_address` not an address or host
     /// name, ...
-    fn validate(&self, source: &ModuleSource) -> Result<(), ConfigError> {
+    fn validate(
+        &self,
+        source: &ModuleSource,
+        tracing: bool,
+        metrics: bool,
+    ) -> Result<(), ConfigError> {
         let invalid =
             |key: &str, found: String, expected: String| Err(source.invalid(key, found, expected));
         let non_zero = |key: &str, value: Duration| {
@@ -185,6 +217,20 @@ impl OtelSettings {
             }
             Ok(())
         };
+        if tracing {
+            self.validate_tracing(&invalid, &non_zero)?;
+        }
+        if metrics {
+            self.validate_metrics(&invalid, &non_zero)?;
+        }
+        Ok(())
+    }
+
+    fn validate_tracing(
+        &self,
+        invalid: &dyn Fn(&str, String, String) -> Result<(), ConfigError>,
+        non_zero: &dyn Fn(&str, Duration) -> Result<(), ConfigError>,
+    ) -> Result<(), ConfigError> {
         let tracing = &self.tracing;
         non_zero("tracing.timeout", tracing.timeout)?;
         let batch = &tracing.batch;
@@ -208,6 +254,14 @@ impl OtelSettings {
         non_zero("tracing.batch.scheduled_delay", batch.scheduled_delay)?;
         non_zero("tracing.batch.export_timeout", batch.export_timeout)?;
 
+        Ok(())
+    }
+
+    fn validate_metrics(
+        &self,
+        invalid: &dyn Fn(&str, String, String) -> Result<(), ConfigError>,
+        non_zero: &dyn Fn(&str, Duration) -> Result<(), ConfigError>,
+    ) -> Result<(), ConfigError> {
         let metrics = &self.metrics;
         if !is_host(&metrics.bind_address) {
             return invalid(
