@@ -10,58 +10,33 @@ use hyperion::config::{ConfigLoader, Settings};
 use hyperion::registry::{BoxFuture, BuildRequest, Module, ModuleError, ModuleInstance};
 use hyperion_otel::OtelModule;
 
-/// The README's two YAML examples (the original design's, and the adapter's own ones).
-const README_EXAMPLES: [&str; 2] = [
-    "\
-tracing:
-  enabled: true
-  service_name: my-service
-  exporter: jaeger          # jaeger, zipkin, otlp (also: console, none)
-  endpoint: localhost:14268
-  sample_rate: 1.0          # 0.0 - 1.0
-  attributes:
-    environment: production
-    version: v1.0.0
-metrics:
-  enabled: true
-  port: 9090
-  path: /metrics
-  namespace: hyperion
-  subsystem: api
-  collect_runtime: true
-",
-    "\
-tracing:
-  adapter: otel
-  service_name: users
-  exporter: otlp              # otlp, jaeger (OTLP to Jaeger), zipkin, console, none
-  protocol: grpc              # grpc (4317), http/protobuf or http/json (4318, /v1/traces)
-  endpoint: http://localhost:4317
-  headers: { authorization: \"Bearer ...\" }   # never printed
-  compression: gzip
-  sampler: parentbased_traceidratio          # the names of OTEL_TRACES_SAMPLER
-  sample_rate: 0.25
-  batch: { max_batch_size: 100, scheduled_delay: 5s, max_queue_size: 2048 }
-metrics:
-  exporter: both
-  port: 9464
-  namespace: shop
-  cardinality_limit: 2000       # then an otel_metric_overflow=\"true\" series
-  collect_runtime: true         # process and tokio gauges
-logging:
-  level: info
-  directives: \"sqlx=warn,my_app::db=debug\"   # or RUST_LOG (which wins)
-  format: json                                # json or pretty
-  output: stdout
-  otlp: true
-",
-];
+/// The README's ```yaml blocks: the original design's example, then the adapter's `tracing`,
+/// `metrics` and `logging` sections.
+fn readme_yaml() -> Vec<&'static str> {
+    include_str!("../../../README.md")
+        .split("```yaml\n")
+        .skip(1)
+        .filter_map(|block| block.split("```").next())
+        .collect()
+}
+
+/// The README's two YAML examples: the original design's, and the adapter's three sections as
+/// one document.
+fn readme_examples() -> [String; 2] {
+    let blocks = readme_yaml();
+    assert_eq!(
+        blocks.len(),
+        4,
+        "the README's yaml blocks changed: update this test"
+    );
+    [blocks[0].to_owned(), blocks[1..].concat()]
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_yaml_examples_build_as_written() {
-    for yaml in README_EXAMPLES {
+    for yaml in readme_examples() {
         let config = ConfigLoader::new()
-            .yaml(yaml)
+            .yaml(yaml.as_str())
             // The examples' fixed ports may be taken on a test machine.
             .set("metrics.port", 0)
             .load()

@@ -206,6 +206,16 @@ fn the_epic_example_loads_as_written() {
 }
 
 #[test]
+fn the_readme_shows_the_original_example_verbatim() {
+    // The other crates' tests read the example from the README; this keeps it the original one.
+    let readme = include_str!("../../../README.md");
+    assert!(
+        readme.contains(&format!("```yaml\n{EPIC}```")),
+        "README.md changed the example"
+    );
+}
+
+#[test]
 fn the_epic_tracing_section_loads_alone() {
     let (tracing, _) = EPIC.split_at(EPIC.find("metrics:").unwrap());
     let config = Config::from_yaml_str(tracing).unwrap();

@@ -1,12 +1,14 @@
-//! Log lines: the level [`Filter`] that runs before any formatting, and the [`LineWriter`] that
-//! turns one [`hyperion::Record`] into one JSON or pretty line on stdout, stderr or a test sink.
+//! Logs: the facade's [`hyperion::Logger`] (`logger`), the level [`Filter`] that runs before any
+//! formatting, the [`LineWriter`] that turns one [`hyperion::Record`] into one JSON or pretty line
+//! on stdout, stderr or a test sink, OTLP log records through the SDK, and the `tracing` bridge;
+//! `OtelModule::logger` below builds the module's logger from its settings.
 //!
-//! The pieces are plain building blocks for the module's `Logger`: it asks
-//! [`Filter::enabled`] from `Logger::enabled` (no allocation) and calls [`LineWriter::write`]
-//! from `Logger::emit`.
-//!
+//! - `logger`: `Logger::enabled` asks [`Filter::enabled`] (no allocation); `Logger::emit` calls
+//!   [`LineWriter::write`] and, with `logging.otlp`, emits an SDK log record.
+//! - `bridge`: [`crate::TracingBridge`], a `tracing-subscriber` layer that sends `tracing` events
+//!   through the logger with the current intercepted call's ids.
 //! - [`filter`]: the default level plus `RUST_LOG`-style per-target directives.
-//! - [`line`]: the writer, its [`Output`]s and the count of failed writes.
+//! - [`line`](mod@line): the writer, its [`Output`]s and the count of failed writes.
 //! - `json`: hand-written JSON escaping and value encoding.
 //! - `time`: RFC 3339 UTC timestamps computed from [`std::time::SystemTime`].
 
