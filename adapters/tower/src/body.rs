@@ -5,6 +5,7 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use bytes::Buf;
 use http_body::{Body, Frame, SizeHint};
 
 use crate::flight::InFlight;
@@ -19,30 +20,48 @@ pin_project_lite::pin_project! {
         // HEAD requests and 1xx/204/304 responses have no body to send: the server drops it
         // unread, which is a complete exchange, not an abort.
         bodiless: bool,
+        // The declared length (`Content-Length` or an exact size hint), and the bytes sent.
+        length: Option<u64>,
+        sent: u64,
     }
 
     impl<B: Body> PinnedDrop for ResponseBody<B> {
         fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
+            let mut this = this.project();
             if let Some(mut flight) = this.flight.take() {
                 let ended = match this.inner.as_ref().get_ref() {
                     Some(body) => body.is_end_stream(),
                     None => true,
                 };
-                if ended || *this.bodiless {
+                // hyper drops a body of known length once that many bytes are written, without
+                // polling it to its end.
+                let all_sent = this.length.is_some_and(|length| *this.sent >= length);
+                if ended || all_sent || *this.bodiless {
                     flight.complete();
                 }
+                // The body first (its own spans and cleanup belong inside the request), then
+                // the request.
+                this.inner.set(None);
+                drop(flight);
             }
         }
     }
 }
 
 impl<B: Body> ResponseBody<B> {
-    pub(crate) fn new(inner: B, flight: Option<InFlight>, bodiless: bool) -> Self {
+    pub(crate) fn new(
+        inner: B,
+        flight: Option<InFlight>,
+        bodiless: bool,
+        content_length: Option<u64>,
+    ) -> Self {
+        let length = content_length.or_else(|| inner.size_hint().exact());
         ResponseBody {
             inner: Some(inner),
             flight,
             bodiless,
+            length,
+            sent: 0,
         }
     }
 
@@ -51,6 +70,8 @@ impl<B: Body> ResponseBody<B> {
             inner: None,
             flight,
             bodiless: false,
+            length: Some(0),
+            sent: 0,
         }
     }
 }
@@ -82,7 +103,11 @@ where
                 }
             }
             Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    *this.sent += data.remaining() as u64;
+                }
                 let last = frame.is_trailers()
+                    || this.length.is_some_and(|length| *this.sent >= length)
                     || this
                         .inner
                         .as_ref()

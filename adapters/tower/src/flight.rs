@@ -154,7 +154,10 @@ impl Drop for InFlight {
                 let mut old: Vec<KeyValue<'_>> = Vec::with_capacity(5);
                 old.push(KeyValue::from_static(semconv::old::METHOD, self.method));
                 old.push(KeyValue::from_static(semconv::old::SCHEME, self.scheme));
-                old.push(KeyValue::from_static(semconv::old::FLAVOR, self.version));
+                old.push(KeyValue::from_static(
+                    semconv::old::FLAVOR,
+                    semconv::old_flavor(self.version),
+                ));
                 if let Some(status) = self.status {
                     old.push(kv(semconv::old::STATUS_CODE, i64::from(status)));
                 }

@@ -29,7 +29,7 @@ pub const TRACERESPONSE_HEADER: &str = "traceresponse";
 
 /// Paths the layer does not trace unless told to (health checks and metric scrapes: frequent,
 /// uninteresting, and they would drown the traces that matter).
-pub const DEFAULT_UNTRACED_PATHS: [&str; 7] = [
+pub const DEFAULT_UNTRACED_PATHS: &[&str] = &[
     "/health", "/healthz", "/ready", "/readyz", "/live", "/livez", "/metrics",
 ];
 
@@ -444,7 +444,10 @@ fn start_attributes<'a>(
             None => parts.uri.path().to_owned(),
         };
         attrs.push(kv(semconv::old::TARGET, target));
-        attrs.push(KeyValue::from_static(semconv::old::FLAVOR, version));
+        attrs.push(KeyValue::from_static(
+            semconv::old::FLAVOR,
+            semconv::old_flavor(version),
+        ));
         if let Some((host, port)) = server {
             attrs.push(kv(semconv::old::HOST_NAME, host));
             if let Some(port) = port {
@@ -492,7 +495,8 @@ fn traceresponse(span: &SpanContext) -> Option<HeaderValue> {
 
 pin_project_lite::pin_project! {
     /// The future of [`HttpServer`]: the application's future, polled with the request's span
-    /// current, and turned into a 500 if it panics.
+    /// current, and turned into a 500 if it panics. (Fields drop in declaration order: the
+    /// application's future before the request it belongs to.)
     pub struct ResponseFuture<F> {
         #[pin]
         inner: Scoped<F>,
@@ -540,7 +544,11 @@ where
                     || status.is_informational()
                     || status == StatusCode::NO_CONTENT
                     || status == StatusCode::NOT_MODIFIED;
-                response.map(|body| ResponseBody::new(body, this.flight.take(), bodiless))
+                let length = response
+                    .headers()
+                    .get(http::header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok()?.parse().ok());
+                response.map(|body| ResponseBody::new(body, this.flight.take(), bodiless, length))
             }
             Ok(Poll::Ready(Err(error))) => {
                 if let Some(mut flight) = this.flight.take() {
@@ -568,11 +576,13 @@ where
 /// `error.type` for a service's error: its type's name, or `_OTHER` for a boxed `dyn Error`,
 /// whose name says nothing.
 fn error_class<E>() -> &'static str {
+    // `type_name` is the type's path (its form is not guaranteed); generic parameters are cut
+    // so that one error type gives one value.
     let name = std::any::type_name::<E>();
     if name.contains("dyn ") {
         semconv::OTHER
     } else {
-        name
+        name.split('<').next().unwrap_or(name)
     }
 }
 

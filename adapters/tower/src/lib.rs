@@ -3,12 +3,12 @@
 //! [`HttpServerLayer`] turns every request into a SERVER span (named by its route, parented to
 //! the caller's W3C `traceparent`), the stable HTTP semantic-convention attributes, an
 //! `http.server.request.duration` histogram whose exemplars are those spans, an
-//! `http.server.active_requests` gauge, and a `traceresponse` header. Handlers get the request's
+//! `http.server.active_requests` up-down counter, and a `traceresponse` header. Handlers get the request's
 //! [`hyperion::Context`] from the [`Ctx`] extractor (axum) or the request's extensions (any
 //! tower service, see [`context_of`]) and pass it on to their own calls, logs and metrics.
 //!
 //! The crate speaks the facade only: the same layer records through whatever adapter the
-//! application's YAML picks (`otel`, `memory`, or nothing at all, where it costs a few branches).
+//! application's YAML picks (`otel`, `memory`, or nothing at all, where it only propagates the caller's context).
 //!
 //! ```no_run
 //! use axum::{Router, routing::get};

@@ -86,6 +86,16 @@ pub fn protocol_version(version: http::Version) -> &'static str {
     }
 }
 
+/// The pre-stable `http.flavor` from the stable `network.protocol.version`: `2.0` and `3.0`
+/// where the stable spelling is `2` and `3`.
+pub fn old_flavor(stable: &'static str) -> &'static str {
+    match stable {
+        "2" => "2.0",
+        "3" => "3.0",
+        other => other,
+    }
+}
+
 /// Whether `OTEL_SEMCONV_STABILITY_OPT_IN` (a comma-separated list) asks for `http/dup`: the old
 /// attribute keys and metric beside the stable ones. `http` alone, or nothing, means stable only.
 pub fn dup_requested(value: Option<&str>) -> bool {

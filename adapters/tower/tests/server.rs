@@ -426,6 +426,96 @@ async fn a_client_that_disconnects_before_the_response_ends_the_span_as_aborted(
     let span = snapshot.span("GET /slow").status_error().span();
     assert_eq!(str_attr(span, "error.type"), "aborted");
     assert!(span.attribute("http.response.status_code").is_none());
+    let point = snapshot.points("http.server.request.duration")[0];
+    assert_eq!(
+        point.attribute("error.type").unwrap().as_str(),
+        Some("aborted")
+    );
+    let active: f64 = snapshot
+        .points("http.server.active_requests")
+        .iter()
+        .map(|p| p.value.as_f64())
+        .sum();
+    assert_eq!(active, 0.0);
+}
+
+#[tokio::test]
+async fn a_streaming_body_of_declared_length_is_complete_when_that_many_bytes_are_sent() {
+    // hyper drops such a body once the declared bytes are written, without polling its end
+    // (as tower-http's ServeFile bodies are served).
+    let (telemetry, store) = memory().await;
+    let router = Router::new()
+        .route(
+            "/file",
+            get(|| async {
+                axum::response::Response::builder()
+                    .header("content-length", "16")
+                    .body(slow_body(Duration::from_millis(10), 2))
+                    .unwrap()
+            }),
+        )
+        .layer(HttpServerLayer::new(&telemetry));
+    let addr = serve(router).await;
+    let body = http_client()
+        .get(format!("http://{addr}/file"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "first\nmore\nmore\n");
+    let snapshot = wait_spans(&telemetry, &store, 1).await;
+    let span = snapshot.span("GET /file").status_not_error().span();
+    assert!(
+        span.attribute("error.type").is_none(),
+        "{:?}",
+        span.attributes
+    );
+}
+
+#[tokio::test]
+async fn traceresponse_is_sent_whether_other_layers_sit_inside_or_outside() {
+    let (telemetry, store) = memory().await;
+    let mark = |mut response: axum::response::Response| async move {
+        response
+            .headers_mut()
+            .insert("x-other-layer", "1".parse().unwrap());
+        response
+    };
+    let inside = Router::new()
+        .route("/a", get(|| async { "a" }))
+        .layer(axum::middleware::map_response(mark))
+        .layer(HttpServerLayer::new(&telemetry));
+    let outside = Router::new()
+        .route("/b", get(|| async { "b" }))
+        .layer(HttpServerLayer::new(&telemetry))
+        .layer(axum::middleware::map_response(mark));
+    for (router, path) in [(inside, "/a"), (outside, "/b")] {
+        let addr = serve(router).await;
+        let response = http_client()
+            .get(format!("http://{addr}{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.headers().contains_key("x-other-layer"), "{path}");
+        let header = response.headers()["traceresponse"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        response.text().await.unwrap();
+        let snapshot = wait_spans(&telemetry, &store, 1).await;
+        let span = snapshot.span(&format!("GET {path}")).span();
+        assert_eq!(
+            header,
+            format!(
+                "00-{}-{}-01",
+                span.context.trace_id(),
+                span.context.span_id()
+            )
+        );
+        store.clear();
+    }
 }
 
 #[tokio::test]
