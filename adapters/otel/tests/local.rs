@@ -204,3 +204,24 @@ async fn every_sampler_decides_as_its_name_says() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_level_2_tracestate_is_forwarded_through_an_otel_span() {
+    // Keys the SDK's own TraceState (Level 1 rules) would refuse: the facade keeps them.
+    let state = format!("foo@@bar=1,t@{}=2,foo@=3", "s".repeat(15));
+    let harness = OtelHarness::new("tracing:\n  exporter: none\n");
+    let t = harness.telemetry().await;
+    let mut headers = HashMap::new();
+    headers.insert(
+        "traceparent".to_owned(),
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
+    );
+    headers.insert("tracestate".to_owned(), state.clone());
+    let (child, mut span) = t.extract(&headers).start_span("hop", SpanOptions::server());
+    let mut out = HashMap::new();
+    child.inject(&mut out);
+    span.end();
+    assert_eq!(out["tracestate"], state);
+    assert!(out["traceparent"].starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+    assert!(!out["traceparent"].contains("00f067aa0ba902b7"));
+}

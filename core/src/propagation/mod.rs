@@ -34,12 +34,14 @@
 //!   [`Extractor`] that reports several values) make it invalid. Of the flags, only `sampled`
 //!   (`0x01`) and Trace Context Level 2's `random-trace-id` (`0x02`) are defined; the other bits are
 //!   reserved and "Vendors MUST set those to zero", so they are cleared on extract and on inject.
-//! - **`tracestate`** is only read when `traceparent` is valid. Keys follow Trace Context Level 1
-//!   (`simple-key` or `tenant@system`); values follow the ABNF `0*255(chr) nblk-chr`, so they have
-//!   1 to 256 characters and do not end in a space. Empty and whitespace-only members are skipped.
-//!   Any invalid member, a duplicate key or more than
-//!   [`max_tracestate_members`](PropagationLimits::max_tracestate_members) members drops the whole
-//!   `tracestate` (the `traceparent` is still used). Several `tracestate` headers form one list.
+//! - **`tracestate`** is only read when `traceparent` is valid. Keys follow Trace Context Level 2
+//!   (`( lcalpha / DIGIT ) 0*255 ( keychar )`, `@` among the keychars, so `foo@` and `foo@@bar`
+//!   are keys); values follow the ABNF `0*255(chr) nblk-chr`, so they have 1 to 256 characters
+//!   and do not end in a space. Empty and whitespace-only members are skipped. Of a key given
+//!   twice, the first member is kept and the later ones are dropped, alone. Any invalid member or
+//!   more than [`max_tracestate_members`](PropagationLimits::max_tracestate_members) members drops
+//!   the whole `tracestate` (the `traceparent` is still used). Several `tracestate` headers form
+//!   one list.
 //! - **`baggage`**: a member that does not parse (no `=`, a key that is not an RFC 7230 token, a
 //!   value byte outside `baggage-octet`, a `%` not followed by two hex digits, an empty or invalid
 //!   property) is skipped and the rest are kept. Percent-decoded bytes that are not UTF-8 are

@@ -393,10 +393,13 @@ mod tests {
         for key in ["a", "z0_-*/", "abc", &format!("a{}", "b".repeat(255))] {
             assert_eq!(ts(TP, &format!("{key}=v")).get(key), Some("v"), "{key}");
         }
+        for key in ["0a", "9", "a@", "0@0"] {
+            assert_eq!(ts(TP, &format!("{key}=v")).get(key), Some("v"), "{key}");
+        }
         for key in [
             "A",
-            "0a",
             "_a",
+            "@a",
             "a.b",
             "a b",
             "aB",
@@ -408,27 +411,29 @@ mod tests {
     }
 
     #[test]
-    fn tracestate_multi_tenant_key_rules() {
-        let ok_tenant = "t".repeat(241);
-        let ok_system = format!("s{}", "y".repeat(13));
+    fn tracestate_level_2_keys_with_at_signs() {
+        // Level 2: `key = ( lcalpha / DIGIT ) 0*255 ( keychar )`, `@` a keychar like any other.
+        let tenant_241 = "t".repeat(241);
+        let system_15 = "s".repeat(15);
+        let longest = format!("k{}", "@".repeat(255));
         for key in [
             "a@b",
             "0@b",
             "0t_-*/@s0_-*/",
-            &format!("{ok_tenant}@{ok_system}"),
+            "foo@",
+            "foo@@bar",
+            "a@0",
+            "a@b@c",
+            &format!("{tenant_241}@s"),
+            &format!("t@{system_15}"),
+            &longest,
         ] {
             assert_eq!(ts(TP, &format!("{key}=v")).get(key), Some("v"), "{key}");
         }
-        for key in [
-            "@b",
-            "a@",
-            "a@0",
-            "a@b@c",
-            "A@b",
-            "a@B",
-            &format!("{ok_tenant}t@s"),
-            &format!("a@{ok_system}y"),
-        ] {
+        // Forwarded as received.
+        let header = format!("foo@=1,{tenant_241}@s=2,t@{system_15}=3");
+        assert_eq!(ts(TP, &header).header(), header);
+        for key in ["@b", "A@b", "a@B", "a @b", &format!("{longest}@")] {
             assert!(ts(TP, &format!("{key}=v")).is_empty(), "{key}");
         }
     }
@@ -488,9 +493,19 @@ mod tests {
     }
 
     #[test]
-    fn tracestate_duplicate_keys_dropped() {
-        assert!(ts(TP, "a=1,b=2,a=3").is_empty());
-        assert!(TraceState::from_header("a=1,a=1", 32).is_none());
+    fn tracestate_duplicate_keys_keep_the_first_and_lose_nothing_else() {
+        assert_eq!(ts(TP, "foo=1,foo=2,bar=3").header(), "foo=1,bar=3");
+        assert_eq!(ts(TP, "a=1,b=2,a=3").header(), "a=1,b=2");
+        assert_eq!(
+            TraceState::from_header("a=1,a=1", 32).unwrap().header(),
+            "a=1"
+        );
+        // A dropped duplicate does not count against the member limit.
+        let members: Vec<String> = (0..32).map(|i| format!("k{i}=v")).collect();
+        let header = format!("{},k0=again", members.join(","));
+        assert_eq!(ts(TP, &header).len(), 32);
+        // An invalid member still invalidates the header, duplicate or not.
+        assert!(ts(TP, "a=1,A=2,a=3").is_empty());
     }
 
     #[test]
@@ -524,13 +539,14 @@ mod tests {
         h.append("tracestate", "c=3".parse().unwrap());
         let sc = extract_trace_context(&h, &L).unwrap();
         assert_eq!(sc.trace_state().header(), "a=1,b=2,c=3");
-        // The combined list is checked as one: a duplicate across headers is invalid.
-        h.append("tracestate", "a=4".parse().unwrap());
-        assert!(
+        // The combined list is checked as one: a duplicate across headers keeps the first.
+        h.append("tracestate", "a=4,d=5".parse().unwrap());
+        assert_eq!(
             extract_trace_context(&h, &L)
                 .unwrap()
                 .trace_state()
-                .is_empty()
+                .header(),
+            "a=1,b=2,c=3,d=5"
         );
     }
 }

@@ -22,7 +22,10 @@ const fn class_table() -> [u8; 256] {
     while b < 256 {
         let c = b as u8;
         let mut class = 0;
-        if c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'-' | b'*' | b'/') {
+        if c.is_ascii_lowercase()
+            || c.is_ascii_digit()
+            || matches!(c, b'_' | b'-' | b'*' | b'/' | b'@')
+        {
             class |= TS_KEYCHAR;
         }
         if matches!(c, 0x20..=0x7e) && c != b',' && c != b'=' {
@@ -55,9 +58,9 @@ fn trim_ows(s: &str) -> &str {
 /// Why [`TraceState::insert`] refused a member.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TraceStateError {
-    /// The key is neither a `simple-key` (`[a-z][a-z0-9_\-*/]{0,255}`) nor a `multi-tenant-key`
-    /// (`tenant@system`).
-    #[error("invalid tracestate key: expected [a-z][a-z0-9_-*/]{{0,255}} or tenant@system")]
+    /// The key does not follow Trace Context Level 2's `key = ( lcalpha / DIGIT ) 0*255 ( keychar )`
+    /// (`keychar`: `a-z`, `0-9`, `_`, `-`, `*`, `/`, `@`).
+    #[error("invalid tracestate key: expected [a-z0-9][a-z0-9_-*/@]{{0,255}}")]
     InvalidKey,
     /// The value is not 1 to 256 printable ASCII characters other than `,` and `=`, ending in a
     /// non-space.
@@ -67,22 +70,19 @@ pub enum TraceStateError {
     InvalidValue,
 }
 
-/// Whether `key` is a Trace Context Level 1 `tracestate` key.
+/// Whether `key` is a Trace Context Level 2 `tracestate` key:
+/// `key = ( lcalpha / DIGIT ) 0*255 ( keychar )`, where `keychar` includes `@`. (Level 1's
+/// `tenant@system` split, with its 241- and 14-character parts, is gone: `foo@`, `foo@@bar` and
+/// a 15-character system id are valid keys, which must be forwarded.)
 fn valid_trace_state_key(key: &str) -> bool {
-    fn part(s: &[u8], max_len: usize, digit_first: bool) -> bool {
-        match s.split_first() {
-            Some((&first, rest)) => {
-                s.len() <= max_len
-                    && (first.is_ascii_lowercase() || (digit_first && first.is_ascii_digit()))
-                    && rest.iter().all(|&b| has_class(b, TS_KEYCHAR))
-            }
-            None => false,
-        }
-    }
     let bytes = key.as_bytes();
-    match bytes.iter().position(|&b| b == b'@') {
-        None => part(bytes, 256, false),
-        Some(at) => part(&bytes[..at], 241, true) && part(&bytes[at + 1..], 14, false),
+    match bytes.split_first() {
+        Some((&first, rest)) => {
+            bytes.len() <= 256
+                && (first.is_ascii_lowercase() || first.is_ascii_digit())
+                && rest.iter().all(|&b| has_class(b, TS_KEYCHAR))
+        }
+        None => false,
     }
 }
 
@@ -123,16 +123,19 @@ impl TraceStateParser {
             if member.is_empty() {
                 continue;
             }
-            let ok = match member.split_once('=') {
-                Some((key, value)) => {
-                    valid_trace_state_key(key)
-                        && valid_trace_state_value(value)
-                        && self.members < self.max_members
-                        && !members(&self.out).any(|(k, _)| k == key)
-                }
-                None => false,
+            let (key, ok) = match member.split_once('=') {
+                Some((key, value)) => (
+                    key,
+                    valid_trace_state_key(key) && valid_trace_state_value(value),
+                ),
+                None => (member, false),
             };
-            if !ok {
+            // A later duplicate is dropped alone: the first occurrence is the one that counts,
+            // and no member the sender did not generate may be lost with it (Level 2).
+            if ok && members(&self.out).any(|(k, _)| k == key) {
+                continue;
+            }
+            if !ok || self.members >= self.max_members {
                 self.valid = false;
                 self.out = String::new();
                 return;
@@ -186,8 +189,9 @@ impl TraceState {
     pub const EMPTY: TraceState = TraceState(None);
 
     /// Parses a `tracestate` header value. Returns `None` when it is invalid: a member without
-    /// `=`, an invalid key or value, a duplicate key, or more than `max_members` members (the W3C
-    /// limit is 32). Whitespace around members and empty members are dropped.
+    /// `=`, an invalid key or value, or more than `max_members` members (the W3C limit is 32).
+    /// Whitespace around members and empty members are dropped; of a key given twice, the first
+    /// member is kept and the later ones dropped.
     #[must_use]
     pub fn from_header(header: &str, max_members: usize) -> Option<TraceState> {
         let mut parser = TraceStateParser::new(max_members);
