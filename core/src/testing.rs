@@ -432,23 +432,28 @@ impl Tracer for MemoryTracer {
         options: &SpanOptions<'_>,
     ) -> Span {
         let has_parent = parent_sc.is_valid() && !options.new_root;
-        let (trace_id, sampled, state) = if has_parent {
+        // The `random-trace-id` flag follows the trace id: kept from the parent, set on the ids
+        // generated here (random ones).
+        let (trace_id, sampled, state, random) = if has_parent {
             (
                 parent_sc.trace_id(),
                 parent_sc.is_sampled(),
                 parent_sc.trace_state().clone(),
+                parent_sc.trace_flags().is_random(),
             )
         } else {
             let trace_id = self.ids.trace_id();
             let low = u64::from_be_bytes(trace_id.to_bytes()[8..].try_into().unwrap_or([0; 8]));
             let sampled = self.sample_rate >= 1.0
                 || ((low >> 11) as f64 / (1u64 << 53) as f64) < self.sample_rate;
-            (trace_id, sampled, Default::default())
+            (trace_id, sampled, Default::default(), true)
         };
         let context = SpanContext::new(
             trace_id,
             self.ids.span_id(),
-            TraceFlags::default().with_sampled(sampled),
+            TraceFlags::default()
+                .with_sampled(sampled)
+                .with_random(random),
             false,
             state,
         );

@@ -111,13 +111,14 @@ pub(crate) fn to_otel_span_context(sc: &SpanContext) -> otel::trace::SpanContext
 pub(crate) fn from_otel_span_context(
     sc: &otel::trace::SpanContext,
     parent_state: &hyperion::TraceState,
+    random: bool,
 ) -> SpanContext {
     // The SDK copies the parent's trace state; the facade already holds it parsed, so reuse it
     // instead of printing and parsing it again.
     SpanContext::new(
         hyperion::TraceId::from_bytes(sc.trace_id().to_bytes()),
         hyperion::SpanId::from_bytes(sc.span_id().to_bytes()),
-        TraceFlags::new(sc.trace_flags().to_u8()),
+        TraceFlags::new(sc.trace_flags().to_u8()).with_random(random),
         false,
         parent_state.clone(),
     )
@@ -169,7 +170,8 @@ mod tests {
         let o = to_otel_span_context(&sc);
         assert!(o.is_remote() && o.is_sampled());
         assert_eq!(o.trace_state().header(), "congo=t61rcWkgMzE");
-        let back = from_otel_span_context(&o, &state);
+        let back = from_otel_span_context(&o, &state, true);
+        assert!(back.trace_flags().is_random());
         assert_eq!(back.trace_id(), sc.trace_id());
         assert_eq!(back.span_id(), sc.span_id());
         assert_eq!(back.trace_state(), &state);

@@ -225,3 +225,39 @@ async fn a_level_2_tracestate_is_forwarded_through_an_otel_span() {
     assert!(out["traceparent"].starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
     assert!(!out["traceparent"].contains("00f067aa0ba902b7"));
 }
+
+#[tokio::test]
+async fn the_random_flag_follows_the_trace_id_through_an_otel_span() {
+    let harness = OtelHarness::new("tracing:\n  exporter: none\n");
+    let t = harness.telemetry().await;
+    for (incoming, expected) in [("03", "03"), ("01", "01")] {
+        let mut headers = HashMap::new();
+        headers.insert(
+            "traceparent".to_owned(),
+            format!("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-{incoming}"),
+        );
+        let (ctx, mut server) = t
+            .extract(&headers)
+            .start_span("server", SpanOptions::server());
+        let (ctx, mut client) = ctx.start_span("client", SpanOptions::client());
+        let mut out = HashMap::new();
+        ctx.inject(&mut out);
+        client.end();
+        server.end();
+        assert!(
+            out["traceparent"].ends_with(expected),
+            "{incoming}: {}",
+            out["traceparent"]
+        );
+    }
+    // A root's trace id comes from the SDK's random generator: marked random.
+    let (ctx, mut root) = t.context().start_span("root", SpanOptions::server());
+    let mut out = HashMap::new();
+    ctx.inject(&mut out);
+    root.end();
+    assert!(
+        out["traceparent"].ends_with("-03"),
+        "{}",
+        out["traceparent"]
+    );
+}

@@ -508,8 +508,9 @@ async fn traceresponse_is_sent_whether_other_layers_sit_inside_or_outside() {
         let span = snapshot.span(&format!("GET {path}")).span();
         assert_eq!(
             header,
+            // A new root: sampled, and random (Trace Context Level 2's 0x02).
             format!(
-                "00-{}-{}-01",
+                "00-{}-{}-03",
                 span.context.trace_id(),
                 span.context.span_id()
             )
@@ -705,8 +706,9 @@ async fn a_new_root_answers_with_its_own_trace_id() {
     assert!(span.parent_span_id.is_none());
     assert_eq!(
         header,
+        // Sampled, and random (Trace Context Level 2's 0x02).
         format!(
-            "00-{}-{}-01",
+            "00-{}-{}-03",
             span.context.trace_id(),
             span.context.span_id()
         )

@@ -99,6 +99,17 @@ impl TraceFlags {
     pub const NOT_SAMPLED: TraceFlags = TraceFlags(0);
     /// The `sampled` flag.
     pub const SAMPLED: TraceFlags = TraceFlags(1);
+    /// Trace Context Level 2's `random-trace-id` flag (`0x02`): the trace id's rightmost 7 bytes
+    /// are random. A tracer keeps it on every span of a trace whose id it received with it, and
+    /// sets it on the trace ids it generates at random.
+    ///
+    /// ```
+    /// use hyperion::TraceFlags;
+    /// let flags = TraceFlags::RANDOM.with_sampled(true);
+    /// assert!(flags.is_random() && flags.is_sampled());
+    /// assert_eq!(flags.to_u8(), 0x03);
+    /// ```
+    pub const RANDOM: TraceFlags = TraceFlags(2);
 
     /// Flags from their byte.
     pub const fn new(bits: u8) -> Self {
@@ -118,6 +129,16 @@ impl TraceFlags {
     /// These flags with the `sampled` bit set or cleared.
     pub const fn with_sampled(self, sampled: bool) -> Self {
         TraceFlags(if sampled { self.0 | 1 } else { self.0 & !1 })
+    }
+
+    /// Whether the `random-trace-id` bit is set.
+    pub const fn is_random(self) -> bool {
+        self.0 & 2 == 2
+    }
+
+    /// These flags with the `random-trace-id` bit set or cleared.
+    pub const fn with_random(self, random: bool) -> Self {
+        TraceFlags(if random { self.0 | 2 } else { self.0 & !2 })
     }
 }
 

@@ -67,7 +67,14 @@ impl hyperion::Tracer for OtelTracer {
         } else {
             &hyperion::TraceState::EMPTY
         };
-        let context = convert::from_otel_span_context(span.span_context(), state);
+        // The SDK knows no `random-trace-id` flag: it follows the parent's trace id, and the
+        // SDK's own trace ids are random (its default generator, which this adapter keeps).
+        let random = if has_parent {
+            parent_sc.trace_flags().is_random()
+        } else {
+            true
+        };
+        let context = convert::from_otel_span_context(span.span_context(), state, random);
         if !span.is_recording() {
             return Span::non_recording(context);
         }
