@@ -58,6 +58,7 @@ pub mod metric;
 pub mod noop;
 pub mod propagation;
 pub mod registry;
+pub mod semconv;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 /// The layers, bottom first. A module may import modules of strictly lower layers only.
 const LAYERS: &[&[&str]] = &[
-    &["attr", "noop"],
+    &["attr", "noop", "semconv"],
     &["trace"],
     &["log", "propagation"],
     &["context"],

@@ -64,7 +64,7 @@ impl HttpClientMiddleware {
             .unit("s")
             .boundaries(sc::DURATION_BOUNDARIES)
             .build();
-        let dup = sc::dup_requested(std::env::var(sc::STABILITY_OPT_IN_VAR).ok().as_deref());
+        let dup = hyperion::semconv::http::dup_from_env();
         HttpClientMiddleware {
             root: telemetry.context(),
             tracing: telemetry.tracer().is_some(),

@@ -11,8 +11,7 @@ pub(crate) const REDACTED: &str = "REDACTED";
 
 /// The query keys whose values the semantic conventions always redact (they carry signatures
 /// and access keys).
-pub(crate) const SENSITIVE_QUERY_KEYS: [&str; 4] =
-    ["AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"];
+pub(crate) use hyperion::semconv::http::SENSITIVE_QUERY_KEYS;
 
 /// The URL to record: borrowed as is when there is nothing to redact (the common case), else a
 /// redacted copy.

@@ -121,8 +121,7 @@ impl HttpServerLayer {
             .description("Number of active HTTP server requests.")
             .unit("{request}")
             .build();
-        let dup =
-            semconv::dup_requested(std::env::var(semconv::STABILITY_OPT_IN_ENV).ok().as_deref());
+        let dup = hyperion::semconv::http::dup_from_env();
         let tracing_on = telemetry.tracer().is_some();
         let shared = Shared {
             telemetry: telemetry.clone(),

@@ -8,6 +8,7 @@
 use http::HeaderMap;
 use http::header::{FORWARDED, HOST};
 use http::request::Parts;
+use hyperion::semconv::http::SENSITIVE_QUERY_KEYS;
 
 /// The first element of a `Forwarded` header: `for=…;host=…;proto=…`.
 #[derive(Default)]
@@ -100,10 +101,6 @@ pub fn forwarded_client(headers: &HeaderMap) -> Option<&str> {
     let (host, _) = split_host_port(named);
     (!host.is_empty() && !host.eq_ignore_ascii_case("unknown")).then_some(host)
 }
-
-/// The query keys whose values the conventions say to redact in `url.query` and `url.full`.
-pub const SENSITIVE_QUERY_KEYS: [&str; 4] =
-    ["AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"];
 
 /// The query with the value of every sensitive key replaced by `REDACTED`.
 pub fn redact_query(query: &str) -> String {

@@ -2,77 +2,21 @@
 //! module: names, kinds, parents, attributes, status, metrics and exemplars, and the edges
 //! (streaming bodies, disconnects, panics, filters, public endpoints, `http/dup`).
 
+mod common;
+
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{any, get};
-use hyperion::testing::{MemoryModule, MemoryStore, RecordedSpan, Snapshot};
-use hyperion::{Config, SpanKind, Telemetry, Value};
+use hyperion::testing::RecordedSpan;
+use hyperion::{SpanKind, Telemetry, Value};
 use hyperion_tower::{Ctx, HttpServerLayer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
-const PARENT_ID: &str = "00f067aa0ba902b7";
-const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-
-/// A plain reqwest client. Installs rustls' ring provider first: in a workspace build the
-/// otel adapter's `http-tls` feature (on in its tests) turns on reqwest's
-/// `rustls-no-provider`, with which building any client panics until a provider is installed.
-fn http_client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
-}
-
-async fn memory() -> (Telemetry, MemoryStore) {
-    let module = MemoryModule::new();
-    let store = module.store();
-    let telemetry = Telemetry::builder()
-        .module(module)
-        .config(Config::from_yaml_str("tracing:\n  sample_rate: 1.0\n").unwrap())
-        .build()
-        .await
-        .unwrap();
-    (telemetry, store)
-}
-
-/// Serves `app` on a loopback port, with the peer address recorded (`ConnectInfo`).
-async fn serve(app: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    });
-    addr
-}
-
-/// Flushes until `n` spans were recorded (spans end when the server drops the body, which can
-/// be just after the client has read it).
-async fn wait_spans(telemetry: &Telemetry, store: &MemoryStore, n: usize) -> Snapshot {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        telemetry.flush(Duration::from_secs(1)).await.unwrap();
-        let snapshot = store.snapshot();
-        if snapshot.spans.len() >= n {
-            return snapshot;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "expected {n} spans, got {}:\n{}",
-            snapshot.spans.len(),
-            snapshot.tree()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+use common::{PARENT_ID, TRACE_ID, TRACEPARENT, http_client, memory, serve, wait_spans};
 
 fn attr<'a>(span: &'a RecordedSpan, key: &str) -> &'a Value<'static> {
     span.attribute(key)

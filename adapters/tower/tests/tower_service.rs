@@ -1,26 +1,17 @@
 //! The layer around a plain tower service (no axum): the context in the request's extensions,
 //! a service error, and a response whose body is dropped unread.
 
+mod common;
+
 use std::time::Duration;
 
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
-use hyperion::testing::{MemoryModule, MemoryStore};
-use hyperion::{Config, Telemetry, Value};
+use hyperion::Value;
 use hyperion_tower::{HttpServerLayer, context_of};
 use tower::{ServiceBuilder, ServiceExt, service_fn};
 
-async fn memory() -> (Telemetry, MemoryStore) {
-    let module = MemoryModule::new();
-    let store = module.store();
-    let telemetry = Telemetry::builder()
-        .module(module)
-        .config(Config::from_yaml_str("tracing:\n  sample_rate: 1.0\n").unwrap())
-        .build()
-        .await
-        .unwrap();
-    (telemetry, store)
-}
+use common::memory;
 
 #[derive(Debug)]
 struct Refused;

@@ -2,42 +2,11 @@
 //! `HttpClientMiddleware` → service B (axum + `HttpServerLayer`), recorded by the `memory` module:
 //! one trace, parented hop by hop, each duration histogram carrying its span as exemplar.
 
-mod services;
+mod common;
 
-use std::time::{Duration, Instant};
-
-use hyperion::testing::{MemoryModule, MemoryStore, RecordedSpan, Snapshot};
-use hyperion::{Config, SpanKind, Telemetry, Value};
-use services::two_services;
-
-const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
-const PARENT_ID: &str = "00f067aa0ba902b7";
-const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-
-async fn memory() -> (Telemetry, MemoryStore) {
-    let module = MemoryModule::new();
-    let store = module.store();
-    let telemetry = Telemetry::builder()
-        .module(module)
-        .config(Config::from_yaml_str("tracing:\n  sample_rate: 1.0\n").unwrap())
-        .build()
-        .await
-        .unwrap();
-    (telemetry, store)
-}
-
-async fn wait_spans(telemetry: &Telemetry, store: &MemoryStore, n: usize) -> Snapshot {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        telemetry.flush(Duration::from_secs(1)).await.unwrap();
-        let snapshot = store.snapshot();
-        if snapshot.spans.len() >= n {
-            return snapshot;
-        }
-        assert!(Instant::now() < deadline, "{}", snapshot.tree());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+use common::{PARENT_ID, TRACE_ID, TRACEPARENT, memory, two_services, wait_spans};
+use hyperion::testing::{RecordedSpan, Snapshot};
+use hyperion::{SpanKind, Value};
 
 /// The span of that name and kind (client and server spans of one hop share the name).
 fn find<'s>(snapshot: &'s Snapshot, name: &str, kind: SpanKind) -> &'s RecordedSpan {
@@ -52,7 +21,7 @@ fn find<'s>(snapshot: &'s Snapshot, name: &str, kind: SpanKind) -> &'s RecordedS
 async fn one_trace_across_two_services_parented_hop_by_hop() {
     let (telemetry, store) = memory().await;
     let a = two_services(&telemetry).await;
-    let response = services::http_client()
+    let response = common::http_client()
         .get(format!("http://{a}/orders/1"))
         .header("traceparent", TRACEPARENT)
         .send()
@@ -122,7 +91,7 @@ async fn one_trace_across_two_services_parented_hop_by_hop() {
 async fn a_downstream_5xx_is_an_error_on_both_sides_of_the_hop() {
     let (telemetry, store) = memory().await;
     let a = two_services(&telemetry).await;
-    let response = services::http_client()
+    let response = common::http_client()
         .get(format!("http://{a}/orders/500"))
         .send()
         .await

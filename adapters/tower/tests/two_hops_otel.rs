@@ -3,7 +3,7 @@
 //! the duration histograms scraped from the Prometheus endpoint with exemplars that name the
 //! exported spans.
 
-mod services;
+mod common;
 #[path = "../../otel/tests/support/mod.rs"]
 mod support;
 
@@ -13,9 +13,7 @@ use hyperion::{Config, Telemetry};
 use hyperion_otel::OtelModule;
 use support::{AttrValue, ForwardProtocol, OtlpReceiver, Rotel, SpanKind};
 
-const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
-const PARENT_ID: &str = "00f067aa0ba902b7";
-const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+use common::{PARENT_ID, TRACE_ID, TRACEPARENT};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hops_arrive_at_the_collector_as_one_trace_with_exemplars_on_prometheus() {
@@ -35,8 +33,8 @@ async fn two_hops_arrive_at_the_collector_as_one_trace_with_exemplars_on_prometh
         .build()
         .await
         .unwrap();
-    let a = services::two_services(&telemetry).await;
-    let response = services::http_client()
+    let a = common::two_services(&telemetry).await;
+    let response = common::http_client()
         .get(format!("http://{a}/orders/1"))
         .header("traceparent", TRACEPARENT)
         .send()
@@ -58,7 +56,7 @@ async fn two_hops_arrive_at_the_collector_as_one_trace_with_exemplars_on_prometh
     );
     let mut scraped = String::new();
     for _ in 0..100 {
-        scraped = services::http_client()
+        scraped = common::http_client()
             .get(&scrape_url)
             .header("accept", "application/openmetrics-text; version=1.0.0")
             .send()

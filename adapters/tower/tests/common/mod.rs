@@ -1,13 +1,20 @@
-//! Two services for the two-hop tests: B answers `GET /users/{id}`; A answers
-//! `GET /orders/{id}` by asking B through `HttpClientMiddleware`. Both behind `HttpServerLayer`.
+//! What the layer's tests share: the `memory` telemetry and a wait for its spans, a reqwest
+//! client, a loopback server, and the two services of the two-hop tests (B answers
+//! `GET /users/{id}`; A answers `GET /orders/{id}` by asking B through `HttpClientMiddleware`;
+//! both behind `HttpServerLayer`).
+
+// Each test binary uses part of it.
+#![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
-use hyperion::Telemetry;
+use hyperion::testing::{MemoryModule, MemoryStore, Snapshot};
+use hyperion::{Config, Telemetry};
 use hyperion_reqwest::{HttpClientMiddleware, RequestBuilderExt};
 use hyperion_tower::{Ctx, HttpServerLayer};
 use reqwest_middleware::ClientWithMiddleware;
@@ -15,6 +22,42 @@ use reqwest_middleware::ClientWithMiddleware;
 /// A plain reqwest client. Installs rustls' ring provider first: in a workspace build the
 /// otel adapter's `http-tls` feature (on in its tests) turns on reqwest's
 /// `rustls-no-provider`, with which building any client panics until a provider is installed.
+pub const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+pub const PARENT_ID: &str = "00f067aa0ba902b7";
+pub const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+pub async fn memory() -> (Telemetry, MemoryStore) {
+    let module = MemoryModule::new();
+    let store = module.store();
+    let telemetry = Telemetry::builder()
+        .module(module)
+        .config(Config::from_yaml_str("tracing:\n  sample_rate: 1.0\n").unwrap())
+        .build()
+        .await
+        .unwrap();
+    (telemetry, store)
+}
+
+/// Flushes until `n` spans were recorded (spans end when the server drops the body, which can
+/// be just after the client has read it).
+pub async fn wait_spans(telemetry: &Telemetry, store: &MemoryStore, n: usize) -> Snapshot {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        telemetry.flush(Duration::from_secs(1)).await.unwrap();
+        let snapshot = store.snapshot();
+        if snapshot.spans.len() >= n {
+            return snapshot;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "expected {n} spans, got {}:\n{}",
+            snapshot.spans.len(),
+            snapshot.tree()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 pub fn http_client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()
