@@ -2,7 +2,8 @@
 # Sets up a fresh machine for building and testing hyperion. Idempotent; safe to run twice.
 #
 # Installs what the tests need besides Rust: rotel, a real OTLP collector (PyPI), and Prometheus
-# (Debian), which the OpenTelemetry adapter's tests start on ports of their own. CI runs this
+# (Debian), which the OpenTelemetry adapter's tests start on ports of their own; and starts the
+# machine's PostgreSQL and NATS if they are stopped (the SQL and NATS integrations' tests use them). CI runs this
 # on a clean machine, so nothing may be assumed installed by hand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -78,5 +79,34 @@ fi
 echo "setup: $(prometheus --version 2>&1 | head -n 1) at $(command -v prometheus)"
 
 # Fetch every crate once, so that the build and test steps that follow work from the lock file.
+# PostgreSQL and NATS (with JetStream): the SQL and messaging integrations' tests run against the
+# real servers on 127.0.0.1 (:5432, database `test`; :4222). This machine kind runs both from
+# Debian's packages; a stopped one is started here with the same commands the machine uses, and a
+# missing one is an error, never a skipped test.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_port() {
+  for _ in $(seq 1 50); do port_open "$1" && return 0; sleep 0.2; done
+  return 1
+}
+if ! port_open 5432; then
+  command -v pg_ctlcluster >/dev/null 2>&1 || { echo "setup: PostgreSQL is not running on 127.0.0.1:5432 and pg_ctlcluster is not installed" >&2; exit 1; }
+  echo "setup: starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start
+  wait_port 5432 || { echo "setup: PostgreSQL did not start listening on 127.0.0.1:5432" >&2; exit 1; }
+fi
+if command -v psql >/dev/null 2>&1 && ! psql -h 127.0.0.1 -U postgres -d test -Atc 'SELECT 1' >/dev/null 2>&1; then
+  psql -h 127.0.0.1 -U postgres -d postgres -c 'CREATE DATABASE test' >/dev/null \
+    || { echo "setup: cannot reach database test on 127.0.0.1:5432 as postgres (trust auth expected)" >&2; exit 1; }
+fi
+if ! port_open 4222; then
+  [ -x /usr/sbin/nats-server ] || { echo "setup: NATS is not running on 127.0.0.1:4222 and /usr/sbin/nats-server is not installed" >&2; exit 1; }
+  echo "setup: starting NATS with JetStream"
+  mkdir -p /var/lib/nats-server
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- \
+    -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
+  wait_port 4222 || { echo "setup: NATS did not start listening on 127.0.0.1:4222" >&2; exit 1; }
+fi
+echo "setup: PostgreSQL on 127.0.0.1:5432 and NATS on 127.0.0.1:4222 are up"
+
 cargo fetch --locked
 echo "setup: ok ($(rustc --version); rotel $ROTEL_VERSION at $rotel_agent)"

@@ -43,7 +43,7 @@
 // the length; defaults 8 s and 3 rounds).
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use axum::Router;
@@ -253,56 +253,6 @@ fn micros(t: &str) -> f64 {
     }
 }
 
-/// The rotel collector, stopped (and reaped) when dropped.
-struct Collector(Child);
-
-impl Drop for Collector {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn rotel() -> (Collector, String) {
-    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/../.tools/venv/bin/python");
-    let dir = Command::new(python)
-        .args([
-            "-c",
-            "import os, rotel; print(os.path.dirname(rotel.__file__))",
-        ])
-        .output()
-        .expect("rotel is not installed: run scripts/setup.sh");
-    let agent = format!(
-        "{}/rotel-agent",
-        String::from_utf8_lossy(&dir.stdout).trim()
-    );
-    let free = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
-    let (grpc, http) = (free(), free());
-    let child = Collector(
-        Command::new(agent)
-            .args(["start", "--exporter", "blackhole"])
-            .args(["--otlp-grpc-endpoint", &format!("127.0.0.1:{grpc}")])
-            .args(["--otlp-http-endpoint", &format!("127.0.0.1:{http}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("rotel-agent starts"),
-    );
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", http)).is_ok() {
-            return (child, format!("http://127.0.0.1:{http}"));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("rotel did not listen on {http}");
-}
-
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
@@ -321,7 +271,7 @@ fn main() {
     };
     let seconds = env("HTTP_LOAD_SECS", 8);
     let rounds = env("HTTP_LOAD_ROUNDS", 3);
-    let (rotel, rotel_http) = rotel();
+    let (rotel, rotel_http) = hyperion_bench::rotel_blackhole();
     // HTTP_LOAD_ONLY=otel (or bare, noop, atel) runs one variant, e.g. to profile it.
     let only = std::env::var("HTTP_LOAD_ONLY").ok();
     let diagnostics = std::env::var_os("HTTP_LOAD_DIAG").is_some();

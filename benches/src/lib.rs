@@ -1,12 +1,70 @@
 //! Criterion comparisons of the hyperion facade with the crates users would pick instead.
 //!
 //! The benchmarks are in `benches/` (`cargo bench -p hyperion-bench --bench core`). This library
-//! holds only the allocation cross-check, a test, because the counting global allocator it needs
-//! would slow every allocation of the compared crates inside a benchmark binary:
+//! holds [`rotel_blackhole`], the collector the load benchmarks export to, and the allocation
+//! cross-check, a test, because the counting global allocator it needs would slow every
+//! allocation of the compared crates inside a benchmark binary:
 //!
 //! ```sh
 //! cargo test -p hyperion-bench -- --nocapture
 //! ```
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A rotel collector that a benchmark started, stopped (and reaped) when dropped.
+pub struct Collector(Child);
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts rotel (installed by `scripts/setup.sh` into `.tools/venv`) with its blackhole
+/// exporter on free ports: a real OTLP receiver that drops what it gets. Returns the collector
+/// and its OTLP/HTTP endpoint (`http://127.0.0.1:{port}`). Panics if rotel is missing or does
+/// not listen within ten seconds.
+pub fn rotel_blackhole() -> (Collector, String) {
+    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/../.tools/venv/bin/python");
+    let dir = Command::new(python)
+        .args([
+            "-c",
+            "import os, rotel; print(os.path.dirname(rotel.__file__))",
+        ])
+        .output()
+        .expect("rotel is not installed: run scripts/setup.sh");
+    let agent = format!(
+        "{}/rotel-agent",
+        String::from_utf8_lossy(&dir.stdout).trim()
+    );
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (grpc, http) = (free(), free());
+    let child = Collector(
+        Command::new(agent)
+            .args(["start", "--exporter", "blackhole"])
+            .args(["--otlp-grpc-endpoint", &format!("127.0.0.1:{grpc}")])
+            .args(["--otlp-http-endpoint", &format!("127.0.0.1:{http}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("rotel-agent starts"),
+    );
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", http)).is_ok() {
+            return (child, format!("http://127.0.0.1:{http}"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("rotel did not listen on {http}");
+}
 
 #[cfg(test)]
 mod allocations {

@@ -1,0 +1,464 @@
+//! What every traced statement shares: the pool's description, the instruments, and the
+//! [`Operation`] that one statement records from start to end.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+
+use hyperion::{
+    Context, Counter, Histogram, KeyValue, Span, SpanOptions, Status, Telemetry, UpDownCounter, kv,
+};
+use sqlx::PgPool;
+
+use crate::semconv as sc;
+use crate::sql::{self, InfoCache, QueryInfo};
+
+/// How much of a statement's text `db.query.text` records.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum QueryText {
+    /// Every literal replaced by `?` and comments removed; `$1` parameters kept (the default).
+    #[default]
+    Sanitized,
+    /// The text as sent, literals included. Parameter values are never recorded either way.
+    Full,
+    /// No `db.query.text` at all (the summary is still recorded).
+    Off,
+}
+
+/// The options of a [`TracedPool`](crate::TracedPool), set through its builder methods.
+#[derive(Clone, Debug)]
+pub(crate) struct Options {
+    pub(crate) query_text: QueryText,
+    pub(crate) operation_attributes: bool,
+    pub(crate) slow_threshold: Option<Duration>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            query_text: QueryText::Sanitized,
+            operation_attributes: false,
+            // sqlx's own default for its "slow statement" log line.
+            slow_threshold: Some(Duration::from_secs(1)),
+        }
+    }
+}
+
+/// The pool's telemetry: where it records, what it says about the server, its instruments.
+pub(crate) struct Shared {
+    /// The telemetry's root context: spans start under it when the caller gives no parent.
+    pub(crate) root: Context,
+    tracing: bool,
+    logging: bool,
+    pub(crate) options: Options,
+    server_address: String,
+    server_port: u16,
+    namespace: String,
+    pool_name: String,
+    duration: Histogram,
+    wait_time: Histogram,
+    connections: UpDownCounter,
+    timeouts: Counter,
+    /// The connection counts last reported (`used`, `idle`), so that the up-down counter gets
+    /// the difference. Shared by the copies [`duplicate`](Self::duplicate) makes.
+    reported: Arc<[AtomicI64; 2]>,
+    /// The statements' texts already read (shared by the copies too).
+    cache: Arc<InfoCache>,
+}
+
+impl Shared {
+    pub(crate) fn new(pool: &PgPool, telemetry: &Telemetry, options: Options) -> Self {
+        let connect = pool.connect_options();
+        let server_address = match connect.get_socket() {
+            Some(socket) => socket.display().to_string(),
+            None => connect.get_host().to_owned(),
+        };
+        // PostgreSQL connects to the database named like the user when none is given.
+        let namespace = connect
+            .get_database()
+            .unwrap_or_else(|| connect.get_username())
+            .to_owned();
+        let server_port = connect.get_port();
+        let meter = telemetry.meter(env!("CARGO_PKG_NAME"));
+        let duration = meter
+            .histogram(sc::OPERATION_DURATION_METRIC)
+            .description("Duration of database client operations.")
+            .unit("s")
+            .boundaries(sc::DURATION_BOUNDARIES)
+            .build();
+        let wait_time = meter
+            .histogram(sc::CONNECTION_WAIT_TIME_METRIC)
+            .description("The time it took to obtain an open connection from the pool.")
+            .unit("s")
+            .boundaries(sc::DURATION_BOUNDARIES)
+            .build();
+        let connections = meter
+            .up_down_counter(sc::CONNECTION_COUNT_METRIC)
+            .description(
+                "The number of connections that are currently in state described by the state attribute.",
+            )
+            .unit("{connection}")
+            .build();
+        let timeouts = meter
+            .counter(sc::CONNECTION_TIMEOUTS_METRIC)
+            .description("The number of connection timeouts that have occurred trying to obtain a connection from the pool.")
+            .unit("{timeout}")
+            .build();
+        let pool_name = format!("{server_address}:{server_port}/{namespace}");
+        let max = meter
+            .up_down_counter(sc::CONNECTION_MAX_METRIC)
+            .description("The maximum number of open connections allowed.")
+            .unit("{connection}")
+            .build();
+        max.add(
+            &telemetry.context(),
+            i64::from(pool.options().get_max_connections()),
+            &[kv(sc::POOL_NAME, pool_name.as_str())],
+        );
+        Shared {
+            root: telemetry.context(),
+            tracing: telemetry.tracer().is_some(),
+            logging: telemetry.logger().is_some(),
+            options,
+            server_address,
+            server_port,
+            namespace,
+            pool_name,
+            duration,
+            wait_time,
+            connections,
+            timeouts,
+            reported: Arc::new([AtomicI64::new(0), AtomicI64::new(0)]),
+            cache: Arc::new(InfoCache::new()),
+        }
+    }
+
+    /// A copy with the same description and instruments, for changing the options of a pool that was already cloned.
+    pub(crate) fn duplicate(&self) -> Shared {
+        Shared {
+            root: self.root.clone(),
+            tracing: self.tracing,
+            logging: self.logging,
+            options: self.options.clone(),
+            server_address: self.server_address.clone(),
+            server_port: self.server_port,
+            namespace: self.namespace.clone(),
+            pool_name: self.pool_name.clone(),
+            duration: self.duration.clone(),
+            wait_time: self.wait_time.clone(),
+            connections: self.connections.clone(),
+            timeouts: self.timeouts.clone(),
+            reported: Arc::clone(&self.reported),
+            cache: Arc::clone(&self.cache),
+        }
+    }
+
+    /// Whether anything is recorded at all; if not, statements go straight to sqlx.
+    #[inline]
+    pub(crate) fn records(&self) -> bool {
+        self.tracing
+            || self.duration.is_enabled()
+            || (self.logging && self.options.slow_threshold.is_some())
+    }
+
+    /// Whether pool metrics are recorded (the meter is on).
+    #[inline]
+    pub(crate) fn measures_pool(&self) -> bool {
+        self.wait_time.is_enabled()
+    }
+
+    /// Starts the operation of one statement under `parent`; `None` when nothing records.
+    pub(crate) fn start(self: &Arc<Self>, parent: &Context, sql: &str) -> Option<Operation> {
+        if !self.records() {
+            return None;
+        }
+        Some(self.start_with(parent, self.cache.get(sql), sql))
+    }
+
+    /// Starts the operation of a statement the API sends by itself (`BEGIN`, `COMMIT`...).
+    pub(crate) fn start_fixed(
+        self: &Arc<Self>,
+        parent: &Context,
+        operation: &str,
+    ) -> Option<Operation> {
+        if !self.records() {
+            return None;
+        }
+        Some(self.start_with(parent, Arc::new(sql::fixed(operation)), operation))
+    }
+
+    fn start_with(
+        self: &Arc<Self>,
+        parent: &Context,
+        info: Arc<QueryInfo>,
+        sql: &str,
+    ) -> Operation {
+        let mut attributes = Vec::with_capacity(9);
+        self.push_common(&mut attributes, &info);
+        match self.options.query_text {
+            QueryText::Sanitized => attributes.push(kv(sc::DB_QUERY_TEXT, info.sanitized.as_str())),
+            QueryText::Full => attributes.push(kv(sc::DB_QUERY_TEXT, sql)),
+            QueryText::Off => {}
+        }
+        let name = self.span_name(&info);
+        let (ctx, span) = parent.start_span(name, SpanOptions::client().attributes(&attributes));
+        Operation {
+            shared: Arc::clone(self),
+            ctx,
+            span,
+            info,
+            started: Instant::now(),
+            rows: 0,
+            affected: 0,
+            finished: false,
+        }
+    }
+
+    /// `{db.query.summary}`, or `postgresql` (`db.system.name`, the conventions' last resort)
+    /// when the text names no operation the summary knows (and so no target either).
+    fn span_name(&self, info: &QueryInfo) -> String {
+        if info.summary.is_empty() {
+            sc::DB_SYSTEM_POSTGRESQL.to_owned()
+        } else {
+            info.summary.clone()
+        }
+    }
+
+    /// What every span of this pool carries about the server: `db.system.name`,
+    /// `db.namespace`, `server.address`, `server.port`.
+    pub(crate) fn server_attributes(&self) -> [KeyValue<'_>; 4] {
+        [
+            kv(sc::DB_SYSTEM_NAME, sc::DB_SYSTEM_POSTGRESQL),
+            kv(sc::DB_NAMESPACE, self.namespace.as_str()),
+            kv(sc::SERVER_ADDRESS, self.server_address.as_str()),
+            kv(sc::SERVER_PORT, i64::from(self.server_port)),
+        ]
+    }
+
+    /// The attributes of both the span and the duration histogram.
+    fn push_common<'a>(&'a self, attributes: &mut Vec<KeyValue<'a>>, info: &'a QueryInfo) {
+        attributes.extend(self.server_attributes());
+        if !info.summary.is_empty() {
+            attributes.push(kv(sc::DB_QUERY_SUMMARY, info.summary.as_str()));
+        }
+        if self.options.operation_attributes {
+            if let Some(operation) = &info.operation {
+                attributes.push(kv(sc::DB_OPERATION_NAME, operation.as_str()));
+            }
+            if let Some(collection) = &info.collection {
+                attributes.push(kv(sc::DB_COLLECTION_NAME, collection.as_str()));
+            }
+        }
+    }
+
+    /// Records the time a connection took to come out of the pool, a timeout, and the pool's
+    /// connection counts now.
+    pub(crate) fn record_acquire(&self, pool: &PgPool, waited: Duration, timed_out: bool) {
+        let attributes = [kv(sc::POOL_NAME, self.pool_name.as_str())];
+        self.wait_time
+            .record(&self.root, waited.as_secs_f64(), &attributes);
+        if timed_out {
+            self.timeouts.add(&self.root, 1, &attributes);
+        }
+        self.record_connections(pool);
+    }
+
+    /// Brings `db.client.connection.count` to the pool's current `used` and `idle` counts (the
+    /// pool has no hook when they change, so they are read at each acquire and release).
+    pub(crate) fn record_connections(&self, pool: &PgPool) {
+        if !self.connections.is_enabled() {
+            return;
+        }
+        let idle = i64::try_from(pool.num_idle()).unwrap_or(i64::MAX);
+        let used = (i64::from(pool.size()) - idle).max(0);
+        for (slot, (state, now)) in [("used", used), ("idle", idle)].into_iter().enumerate() {
+            let before = self.reported[slot].swap(now, Ordering::AcqRel);
+            if before != now {
+                self.connections.add(
+                    &self.root,
+                    now - before,
+                    &[
+                        kv(sc::POOL_NAME, self.pool_name.as_str()),
+                        kv(sc::CONNECTION_STATE, state),
+                    ],
+                );
+            }
+        }
+    }
+}
+
+/// One statement being recorded: its span, the context under it and the clock. Ends the span
+/// when dropped without [`finish`](Operation::finish) (the caller dropped the future or the
+/// stream): no status and no duration then, as nothing is known of how it went.
+pub(crate) struct Operation {
+    shared: Arc<Shared>,
+    ctx: Context,
+    span: Span,
+    info: Arc<QueryInfo>,
+    started: Instant,
+    rows: u64,
+    affected: u64,
+    finished: bool,
+}
+
+impl Operation {
+    /// Counts rows returned.
+    pub(crate) fn add_rows(&mut self, rows: u64) {
+        self.rows += rows;
+    }
+
+    /// Counts rows affected (from a statement's `QueryResult`).
+    pub(crate) fn add_affected(&mut self, rows: u64) {
+        self.affected += rows;
+    }
+
+    /// Records how the statement ended: attributes, status, the duration histogram (with the
+    /// span's context, so that the span is its exemplar), the slow-statement log line, and ends
+    /// the span.
+    pub(crate) fn finish(mut self, error: Option<&sqlx::Error>) {
+        self.finished = true;
+        let elapsed = self.started.elapsed();
+        let shared = Arc::clone(&self.shared);
+        let code = error
+            .and_then(|e| e.as_database_error())
+            .and_then(|e| e.code());
+        let error_type = error.map(|e| error_type(e, code.as_deref()));
+
+        if self.span.is_recording() {
+            let mut attributes = Vec::with_capacity(4);
+            if error.is_none() {
+                attributes.push(kv(sc::DB_RESPONSE_RETURNED_ROWS, self.rows as i64));
+                attributes.push(kv(sc::AFFECTED_ROWS, self.affected as i64));
+            }
+            if let Some(code) = &code {
+                attributes.push(kv(sc::DB_RESPONSE_STATUS_CODE, code.as_ref()));
+            }
+            if let Some(error_type) = &error_type {
+                attributes.push(kv(sc::ERROR_TYPE, error_type.as_str()));
+            }
+            self.span.set_attributes(&attributes);
+            if let Some(error) = error {
+                self.span.record_exception(
+                    error_type.as_deref().unwrap_or(sc::OTHER),
+                    &message(error, code.as_deref(), &shared.options),
+                );
+                self.span.set_status(Status::error(""));
+            }
+        }
+
+        if shared.duration.is_enabled() {
+            let mut attributes = Vec::with_capacity(10);
+            shared.push_common(&mut attributes, &self.info);
+            if let Some(code) = &code {
+                attributes.push(kv(sc::DB_RESPONSE_STATUS_CODE, code.as_ref()));
+            }
+            if let Some(error_type) = &error_type {
+                attributes.push(kv(sc::ERROR_TYPE, error_type.as_str()));
+            }
+            shared
+                .duration
+                .record(&self.ctx, elapsed.as_secs_f64(), &attributes);
+        }
+
+        if let Some(threshold) = shared.options.slow_threshold
+            && elapsed >= threshold
+        {
+            let log = self.ctx.log().target(env!("CARGO_PKG_NAME"));
+            if log.enabled(hyperion::Level::Warn) {
+                // The sanitized text even with `QueryText::Full`: log lines travel further.
+                let text = match shared.options.query_text {
+                    QueryText::Off => "",
+                    _ => self.info.sanitized.as_str(),
+                };
+                log.warn_args(
+                    format_args!(
+                        "slow statement: {} took {:.3} s (threshold {:.3} s)",
+                        self.span_label(),
+                        elapsed.as_secs_f64(),
+                        threshold.as_secs_f64()
+                    ),
+                    &[
+                        kv(sc::DB_QUERY_SUMMARY, self.info.summary.as_str()),
+                        kv(sc::DB_QUERY_TEXT, text),
+                        kv("duration_s", elapsed.as_secs_f64()),
+                    ],
+                );
+            }
+        }
+        self.span.end();
+    }
+
+    fn span_label(&self) -> &str {
+        if self.info.summary.is_empty() {
+            sc::DB_SYSTEM_POSTGRESQL
+        } else {
+            &self.info.summary
+        }
+    }
+}
+
+impl Drop for Operation {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.span.end();
+        }
+    }
+}
+
+/// `error.type`: the SQLSTATE when the database answered with one (the conventions: it "SHOULD
+/// match `db.response.status_code`"), `timeout` when no connection came out of the pool in
+/// time, else the sqlx error's variant (`sqlx::Error::Io`...).
+fn error_type(error: &sqlx::Error, code: Option<&str>) -> String {
+    if let Some(code) = code {
+        return code.to_owned();
+    }
+    let variant = match error {
+        sqlx::Error::PoolTimedOut => return "timeout".to_owned(),
+        sqlx::Error::Configuration(_) => "Configuration",
+        sqlx::Error::InvalidArgument(_) => "InvalidArgument",
+        sqlx::Error::InvalidSavePointStatement => "InvalidSavePointStatement",
+        sqlx::Error::BeginFailed => "BeginFailed",
+        sqlx::Error::Database(_) => "Database",
+        sqlx::Error::Io(_) => "Io",
+        sqlx::Error::Tls(_) => "Tls",
+        sqlx::Error::Protocol(_) => "Protocol",
+        sqlx::Error::RowNotFound => "RowNotFound",
+        sqlx::Error::TypeNotFound { .. } => "TypeNotFound",
+        sqlx::Error::ColumnIndexOutOfBounds { .. } => "ColumnIndexOutOfBounds",
+        sqlx::Error::ColumnNotFound(_) => "ColumnNotFound",
+        sqlx::Error::ColumnDecode { .. } => "ColumnDecode",
+        sqlx::Error::Encode(_) => "Encode",
+        sqlx::Error::Decode(_) => "Decode",
+        sqlx::Error::AnyDriverError(_) => "AnyDriverError",
+        sqlx::Error::PoolClosed => "PoolClosed",
+        sqlx::Error::WorkerCrashed => "WorkerCrashed",
+        _ => return sc::OTHER.to_owned(),
+    };
+    format!("sqlx::Error::{variant}")
+}
+
+/// The `exception` event's message. A database's message can quote values from the statement
+/// (`invalid input syntax for type integer: "abc"`), so unless the full text is recorded it is
+/// replaced by the SQLSTATE and the constraint, table and column the server names.
+fn message(error: &sqlx::Error, code: Option<&str>, options: &Options) -> String {
+    match (error.as_database_error(), options.query_text) {
+        (Some(db), QueryText::Full) => db.message().to_owned(),
+        (Some(db), _) => {
+            let mut message = format!("SQLSTATE {}", code.unwrap_or("?"));
+            if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                for (what, value) in [
+                    ("constraint", pg.constraint()),
+                    ("table", pg.table()),
+                    ("column", pg.column()),
+                ] {
+                    if let Some(value) = value {
+                        message.push_str(&format!(" {what} {value}"));
+                    }
+                }
+            }
+            message
+        }
+        (None, _) => error.to_string(),
+    }
+}

@@ -1,0 +1,478 @@
+//! [`TracedPool`] and [`WithContext`]: the executors that trace statements run on the pool.
+
+use std::fmt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+use std::time::{Duration, Instant};
+
+use futures_core::Stream;
+use futures_core::future::BoxFuture;
+use futures_core::stream::BoxStream;
+use hyperion::context::with_current_span_context;
+use hyperion::{Context, Telemetry};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgQueryResult, PgRow, PgStatement, PgTypeInfo};
+use sqlx::{Either, Error, Execute, Executor, PgConnection, PgPool, Postgres, SqlStr};
+
+use crate::execute::Captured;
+use crate::instrument::{Operation, Options, QueryText, Shared};
+use crate::transaction::TracedTransaction;
+
+/// A PostgreSQL pool whose statements are traced and measured. Made from a [`PgPool`] in one
+/// line where the pool is made; the rest of the code passes it where it passed the pool.
+///
+/// ```no_run
+/// use hyperion::Telemetry;
+/// use hyperion_sqlx::TracedPool;
+///
+/// # async fn run(telemetry: Telemetry) -> Result<(), sqlx::Error> {
+/// let pool = TracedPool::new(sqlx::PgPool::connect("postgres://localhost/app").await?, &telemetry);
+///
+/// let ctx = telemetry.context(); // in a handler: the request's context
+/// let (id,): (i64,) = sqlx::query_as("SELECT id FROM users WHERE email = $1")
+///     .bind("ada@example.com")
+///     .fetch_one(pool.with(&ctx)) // span `SELECT users`, child of ctx's span
+///     .await?;
+/// # let _ = id;
+/// # Ok(()) }
+/// ```
+///
+/// It is an [`Executor`] two ways:
+///
+/// - [`pool.with(&ctx)`](Self::with): the statement's span is a child of `ctx`'s span. This is
+///   the way to use: the parent is explicit, as everywhere in the facade.
+/// - `&pool`: the parent is the span the calling code runs under through the core's bridge
+///   ([`with_current_span_context`]), read when the statement starts (that is, when the query's
+///   future is first polled); a new trace when there is none. Convenient inside an intercepted
+///   call or a handler behind `hyperion-tower`'s layer, whose futures are polled in scope.
+///
+/// Cloning is cheap (the pool and the telemetry are shared).
+#[derive(Clone)]
+pub struct TracedPool {
+    pool: PgPool,
+    shared: Arc<Shared>,
+}
+
+impl TracedPool {
+    /// Traces every statement run on `pool` into `telemetry`, with the default options:
+    /// sanitized `db.query.text`, no `db.operation.name`/`db.collection.name`, and a warning
+    /// log line for statements slower than one second (sqlx's own threshold).
+    pub fn new(pool: PgPool, telemetry: &Telemetry) -> Self {
+        let shared = Arc::new(Shared::new(&pool, telemetry, Options::default()));
+        TracedPool { pool, shared }
+    }
+
+    fn options_mut(&mut self) -> &mut Options {
+        // Each option is set before the pool is shared, but a clone may exist: copy on write.
+        if Arc::get_mut(&mut self.shared).is_none() {
+            self.shared = Arc::new(self.shared.duplicate());
+        }
+        &mut Arc::get_mut(&mut self.shared)
+            .expect("the shared state was just made unique")
+            .options
+    }
+
+    /// How much of each statement's text `db.query.text` records: [`QueryText::Sanitized`] (the
+    /// default), [`QueryText::Full`] or [`QueryText::Off`].
+    ///
+    /// ```
+    /// # fn f(pool: hyperion_sqlx::TracedPool) {
+    /// use hyperion_sqlx::QueryText;
+    /// let pool = pool.query_text(QueryText::Full);
+    /// # drop(pool); }
+    /// ```
+    #[must_use]
+    pub fn query_text(mut self, text: QueryText) -> Self {
+        self.options_mut().query_text = text;
+        self
+    }
+
+    /// Also records `db.operation.name` and `db.collection.name`, read from the statement's text
+    /// when it has exactly one operation (and, for the collection, one table). Off by default:
+    /// the PostgreSQL conventions say these "SHOULD NOT be extracted from `db.query.text`"
+    /// (one text can hold several operations); `db.query.summary` carries both in every case.
+    /// Turn it on for dashboards that group by them.
+    #[must_use]
+    pub fn operation_attributes(mut self, on: bool) -> Self {
+        self.options_mut().operation_attributes = on;
+        self
+    }
+
+    /// Statements taking at least `threshold` also write a warning log line carrying the trace
+    /// and span ids (`None`: never). The default is one second, as sqlx's.
+    #[must_use]
+    pub fn slow_threshold(mut self, threshold: Option<Duration>) -> Self {
+        self.options_mut().slow_threshold = threshold;
+        self
+    }
+
+    /// An executor whose statements are children of `ctx`'s span.
+    pub fn with<'a>(&'a self, ctx: &'a Context) -> WithContext<'a> {
+        WithContext { pool: self, ctx }
+    }
+
+    /// Begins a transaction whose span is a child of `ctx`'s span; the statements run on the
+    /// transaction are its children. See [`TracedTransaction`].
+    pub async fn begin(&self, ctx: &Context) -> Result<TracedTransaction, Error> {
+        TracedTransaction::begin(&self.pool, &self.shared, self.parent(Some(ctx))).await
+    }
+
+    /// The pool, for what this type does not wrap (closing it, its options, `acquire`).
+    /// Statements run on it directly are not traced.
+    pub fn inner(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The parent of a statement's span in this pool's telemetry: `ctx` (a context of another
+    /// telemetry keeps its trace and baggage), else the bridge's current span, else none.
+    fn parent(&self, ctx: Option<&Context>) -> Context {
+        let root = &self.shared.root;
+        match ctx {
+            Some(ctx) if ctx.same_telemetry(root) => ctx.clone(),
+            Some(ctx) => root
+                .with_span_context(ctx.span_context().clone())
+                .with_baggage(ctx.baggage().clone()),
+            None => with_current_span_context(|current| {
+                if current.is_valid() {
+                    root.with_span_context(current.clone())
+                } else {
+                    root.clone()
+                }
+            }),
+        }
+    }
+
+    fn fetch_many<'e, 'q: 'e, E>(
+        &self,
+        ctx: Option<&Context>,
+        query: E,
+    ) -> BoxStream<'e, Result<Either<PgQueryResult, PgRow>, Error>>
+    where
+        E: 'q + Execute<'q, Postgres>,
+    {
+        if !self.shared.records() {
+            return (&self.pool).fetch_many(query);
+        }
+        let query = Captured::new(query);
+        let operation = self.shared.start(&self.parent(ctx), query.text());
+        traced_stream((&self.pool).fetch_many(query), operation)
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(
+        &self,
+        ctx: Option<&Context>,
+        query: E,
+    ) -> BoxFuture<'e, Result<Option<PgRow>, Error>>
+    where
+        E: 'q + Execute<'q, Postgres>,
+    {
+        if !self.shared.records() {
+            return (&self.pool).fetch_optional(query);
+        }
+        let query = Captured::new(query);
+        let operation = self.shared.start(&self.parent(ctx), query.text());
+        let this = self.clone();
+        Box::pin(async move {
+            let mut operation = operation;
+            let mut conn = match this.acquire(&mut operation).await {
+                Ok(conn) => conn,
+                Err(error) => return Err(error),
+            };
+            let result = fetch_optional_on(&mut conn, query, operation).await;
+            drop(conn);
+            this.shared.record_connections(&this.pool);
+            result
+        })
+    }
+
+    fn fetch_all<'e, 'q: 'e, E>(
+        &self,
+        ctx: Option<&Context>,
+        query: E,
+    ) -> BoxFuture<'e, Result<Vec<PgRow>, Error>>
+    where
+        E: 'q + Execute<'q, Postgres>,
+    {
+        if !self.shared.records() {
+            return (&self.pool).fetch_all(query);
+        }
+        let query = Captured::new(query);
+        let operation = self.shared.start(&self.parent(ctx), query.text());
+        let this = self.clone();
+        Box::pin(async move {
+            let mut operation = operation;
+            let mut conn = this.acquire(&mut operation).await?;
+            let result = fetch_all_on(&mut conn, query, operation).await;
+            drop(conn);
+            this.shared.record_connections(&this.pool);
+            result
+        })
+    }
+
+    fn execute<'e, 'q: 'e, E>(
+        &self,
+        ctx: Option<&Context>,
+        query: E,
+    ) -> BoxFuture<'e, Result<PgQueryResult, Error>>
+    where
+        E: 'q + Execute<'q, Postgres>,
+    {
+        if !self.shared.records() {
+            return (&self.pool).execute(query);
+        }
+        let query = Captured::new(query);
+        let operation = self.shared.start(&self.parent(ctx), query.text());
+        let this = self.clone();
+        Box::pin(async move {
+            let mut operation = operation;
+            let mut conn = this.acquire(&mut operation).await?;
+            let result = execute_on(&mut conn, query, operation).await;
+            drop(conn);
+            this.shared.record_connections(&this.pool);
+            result
+        })
+    }
+
+    /// Takes a connection out of the pool, recording the wait; a failure finishes the
+    /// statement's operation with the error.
+    async fn acquire(
+        &self,
+        operation: &mut Option<Operation>,
+    ) -> Result<PoolConnection<Postgres>, Error> {
+        let measure = self.shared.measures_pool();
+        let started = measure.then(Instant::now);
+        let result = self.pool.acquire().await;
+        if let Some(started) = started {
+            let timed_out = matches!(result, Err(Error::PoolTimedOut));
+            self.shared
+                .record_acquire(&self.pool, started.elapsed(), timed_out);
+        }
+        if let Err(error) = &result
+            && let Some(operation) = operation.take()
+        {
+            operation.finish(Some(error));
+        }
+        result
+    }
+}
+
+impl fmt::Debug for TracedPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TracedPool")
+            .field("pool", &self.pool)
+            .field("options", &self.shared.options)
+            .finish()
+    }
+}
+
+/// An executor that runs statements on a [`TracedPool`] as children of a given context's span;
+/// made by [`TracedPool::with`]. It is `Copy`: make one per request and pass it to every query.
+///
+/// ```no_run
+/// # async fn run(pool: hyperion_sqlx::TracedPool, ctx: hyperion::Context) -> Result<(), sqlx::Error> {
+/// let db = pool.with(&ctx);
+/// sqlx::query("UPDATE users SET seen = now() WHERE id = $1").bind(7_i64).execute(db).await?;
+/// let rows = sqlx::query("SELECT id FROM orders WHERE user_id = $1").bind(7_i64).fetch_all(db).await?;
+/// # drop(rows); Ok(()) }
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct WithContext<'a> {
+    pool: &'a TracedPool,
+    ctx: &'a Context,
+}
+
+/// Implements [`Executor`] for a type whose `self.target()` gives `(&TracedPool, Option<&Context>)`.
+macro_rules! pool_executor {
+    ($lt:lifetime, $ty:ty, |$this:ident| $target:expr) => {
+        impl<$lt> Executor<$lt> for $ty {
+            type Database = Postgres;
+
+            fn fetch_many<'e, 'q: 'e, E>(
+                self,
+                query: E,
+            ) -> BoxStream<'e, Result<Either<PgQueryResult, PgRow>, Error>>
+            where
+                $lt: 'e,
+                E: 'q + Execute<'q, Postgres>,
+            {
+                let $this = self;
+                let (pool, ctx) = $target;
+                pool.fetch_many(ctx, query)
+            }
+
+            fn fetch_optional<'e, 'q: 'e, E>(
+                self,
+                query: E,
+            ) -> BoxFuture<'e, Result<Option<PgRow>, Error>>
+            where
+                $lt: 'e,
+                E: 'q + Execute<'q, Postgres>,
+            {
+                let $this = self;
+                let (pool, ctx) = $target;
+                pool.fetch_optional(ctx, query)
+            }
+
+            fn fetch_all<'e, 'q: 'e, E>(self, query: E) -> BoxFuture<'e, Result<Vec<PgRow>, Error>>
+            where
+                $lt: 'e,
+                E: 'q + Execute<'q, Postgres>,
+            {
+                let $this = self;
+                let (pool, ctx) = $target;
+                pool.fetch_all(ctx, query)
+            }
+
+            fn execute<'e, 'q: 'e, E>(self, query: E) -> BoxFuture<'e, Result<PgQueryResult, Error>>
+            where
+                $lt: 'e,
+                E: 'q + Execute<'q, Postgres>,
+            {
+                let $this = self;
+                let (pool, ctx) = $target;
+                pool.execute(ctx, query)
+            }
+
+            /// Prepares on the pool; not traced (sqlx prepares statements by itself, inside
+            /// the traced calls, and caches them per connection).
+            fn prepare_with<'e>(
+                self,
+                sql: SqlStr,
+                parameters: &'e [PgTypeInfo],
+            ) -> BoxFuture<'e, Result<PgStatement, Error>>
+            where
+                $lt: 'e,
+            {
+                let $this = self;
+                let (pool, _) = $target;
+                (&pool.pool).prepare_with(sql, parameters)
+            }
+
+            #[doc(hidden)]
+            fn describe<'e>(
+                self,
+                sql: SqlStr,
+            ) -> BoxFuture<'e, Result<sqlx::Describe<Postgres>, Error>>
+            where
+                $lt: 'e,
+            {
+                let $this = self;
+                let (pool, _) = $target;
+                (&pool.pool).describe(sql)
+            }
+        }
+    };
+}
+
+pool_executor!('c, &'c TracedPool, |this| (this, None::<&Context>));
+pool_executor!('c, WithContext<'c>, |this| (this.pool, Some(this.ctx)));
+
+/// Wraps a statement's row stream: counts rows and affected rows, and finishes the operation
+/// at the stream's end or first error (or ends its span, unfinished, if the stream is dropped
+/// before).
+pub(crate) fn traced_stream<'e>(
+    inner: BoxStream<'e, Result<Either<PgQueryResult, PgRow>, Error>>,
+    operation: Option<Operation>,
+) -> BoxStream<'e, Result<Either<PgQueryResult, PgRow>, Error>> {
+    match operation {
+        None => inner,
+        Some(operation) => Box::pin(TracedStream {
+            inner,
+            operation: Some(operation),
+        }),
+    }
+}
+
+struct TracedStream<'e> {
+    inner: BoxStream<'e, Result<Either<PgQueryResult, PgRow>, Error>>,
+    operation: Option<Operation>,
+}
+
+impl Stream for TracedStream<'_> {
+    type Item = Result<Either<PgQueryResult, PgRow>, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let item = std::task::ready!(this.inner.as_mut().poll_next(cx));
+        match (&item, this.operation.as_mut()) {
+            (Some(Ok(Either::Left(result))), Some(operation)) => {
+                operation.add_affected(result.rows_affected());
+            }
+            (Some(Ok(Either::Right(_))), Some(operation)) => operation.add_rows(1),
+            (Some(Err(error)), Some(_)) => {
+                if let Some(operation) = this.operation.take() {
+                    operation.finish(Some(error));
+                }
+            }
+            (None, Some(_)) => {
+                if let Some(operation) = this.operation.take() {
+                    operation.finish(None);
+                }
+            }
+            (_, None) => {}
+        }
+        Poll::Ready(item)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
+}
+
+/// `fetch_optional` on a connection, finishing the operation.
+pub(crate) async fn fetch_optional_on(
+    conn: &mut PgConnection,
+    query: Captured,
+    operation: Option<Operation>,
+) -> Result<Option<PgRow>, Error> {
+    let result = conn.fetch_optional(query).await;
+    if let Some(mut operation) = operation {
+        match &result {
+            Ok(row) => {
+                operation.add_rows(u64::from(row.is_some()));
+                operation.finish(None);
+            }
+            Err(error) => operation.finish(Some(error)),
+        }
+    }
+    result
+}
+
+/// `fetch_all` on a connection, finishing the operation.
+pub(crate) async fn fetch_all_on(
+    conn: &mut PgConnection,
+    query: Captured,
+    operation: Option<Operation>,
+) -> Result<Vec<PgRow>, Error> {
+    let result = conn.fetch_all(query).await;
+    if let Some(mut operation) = operation {
+        match &result {
+            Ok(rows) => {
+                operation.add_rows(rows.len() as u64);
+                operation.finish(None);
+            }
+            Err(error) => operation.finish(Some(error)),
+        }
+    }
+    result
+}
+
+/// `execute` on a connection, finishing the operation.
+pub(crate) async fn execute_on(
+    conn: &mut PgConnection,
+    query: Captured,
+    operation: Option<Operation>,
+) -> Result<PgQueryResult, Error> {
+    let result = conn.execute(query).await;
+    if let Some(mut operation) = operation {
+        match &result {
+            Ok(done) => {
+                operation.add_affected(done.rows_affected());
+                operation.finish(None);
+            }
+            Err(error) => operation.finish(Some(error)),
+        }
+    }
+    result
+}

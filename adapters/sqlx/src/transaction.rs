@@ -1,0 +1,242 @@
+//! [`TracedTransaction`]: a transaction with a span of its own, its statements as children.
+
+use std::fmt;
+use std::sync::Arc;
+
+use futures_core::future::BoxFuture;
+use futures_core::stream::BoxStream;
+use hyperion::{Context, Span, SpanOptions, Status, kv};
+use sqlx::postgres::{PgQueryResult, PgRow, PgStatement, PgTypeInfo};
+use sqlx::{Either, Error, Execute, Executor, PgConnection, PgPool, Postgres, SqlStr, Transaction};
+
+use crate::execute::Captured;
+use crate::instrument::{Operation, Shared};
+use crate::pool::{execute_on, fetch_all_on, fetch_optional_on, traced_stream};
+
+/// The name of a transaction's span.
+pub const TRANSACTION_SPAN_NAME: &str = "transaction";
+
+/// A transaction begun by [`TracedPool::begin`](crate::TracedPool::begin).
+///
+/// It gets an INTERNAL span named `transaction` (the conventions define none for transactions),
+/// with `db.system.name`, `db.namespace`, `server.address`, `server.port` and, when it ends,
+/// `hyperion.db.transaction.outcome`: `committed`, `rolled_back`, or `dropped` (dropped without
+/// either: sqlx rolls it back). Under it, the `BEGIN`, `COMMIT` and `ROLLBACK` statements and
+/// every statement run on `&mut tx` get CLIENT spans like any other. A failed commit sets the
+/// transaction's status to error.
+///
+/// ```no_run
+/// # async fn run(pool: hyperion_sqlx::TracedPool, ctx: hyperion::Context) -> Result<(), sqlx::Error> {
+/// let mut tx = pool.begin(&ctx).await?;
+/// sqlx::query("INSERT INTO orders (user_id, total) VALUES ($1, $2)")
+///     .bind(7_i64)
+///     .bind(1999_i64)
+///     .execute(&mut tx)
+///     .await?;
+/// sqlx::query("UPDATE users SET orders = orders + 1 WHERE id = $1").bind(7_i64).execute(&mut tx).await?;
+/// tx.commit().await?;
+/// # Ok(()) }
+/// ```
+pub struct TracedTransaction {
+    /// `None` only once committed or rolled back (both consume `self`).
+    tx: Option<Transaction<'static, Postgres>>,
+    shared: Arc<Shared>,
+    /// The context under the transaction's span (the parent's when nothing records).
+    ctx: Context,
+    span: Span,
+}
+
+/// `hyperion.db.transaction.outcome`.
+pub const TRANSACTION_OUTCOME: &str = "hyperion.db.transaction.outcome";
+
+impl TracedTransaction {
+    pub(crate) async fn begin(
+        pool: &PgPool,
+        shared: &Arc<Shared>,
+        parent: Context,
+    ) -> Result<TracedTransaction, Error> {
+        if !shared.records() {
+            let tx = pool.begin().await?;
+            return Ok(TracedTransaction {
+                tx: Some(tx),
+                shared: Arc::clone(shared),
+                ctx: parent,
+                span: Span::noop(),
+            });
+        }
+        let attributes = shared.server_attributes();
+        let (ctx, mut span) = parent.start_span(
+            TRANSACTION_SPAN_NAME,
+            SpanOptions::new().attributes(&attributes),
+        );
+        let operation = shared.start_fixed(&ctx, "BEGIN");
+        let result = pool.begin().await;
+        finish(operation, result.as_ref().err());
+        match result {
+            Ok(tx) => Ok(TracedTransaction {
+                tx: Some(tx),
+                shared: Arc::clone(shared),
+                ctx,
+                span,
+            }),
+            Err(error) => {
+                span.set_status(Status::error("BEGIN failed"));
+                Err(error)
+            }
+        }
+    }
+
+    /// The context under the transaction's span: for spans of your own inside it.
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// The sqlx transaction, for what this type does not wrap. Statements run on it directly
+    /// are not traced.
+    pub fn inner_mut(&mut self) -> &mut Transaction<'static, Postgres> {
+        self.tx
+            .as_mut()
+            .expect("a transaction is held until commit or rollback consume it")
+    }
+
+    /// Commits, with a `COMMIT` span; ends the transaction's span.
+    pub async fn commit(mut self) -> Result<(), Error> {
+        self.end_with("COMMIT", "committed").await
+    }
+
+    /// Rolls back, with a `ROLLBACK` span; ends the transaction's span.
+    pub async fn rollback(mut self) -> Result<(), Error> {
+        self.end_with("ROLLBACK", "rolled_back").await
+    }
+
+    async fn end_with(&mut self, statement: &str, outcome: &'static str) -> Result<(), Error> {
+        let tx = self
+            .tx
+            .take()
+            .expect("a transaction is held until commit or rollback consume it");
+        let operation = self.shared.start_fixed(&self.ctx, statement);
+        let result = if statement == "COMMIT" {
+            tx.commit().await
+        } else {
+            tx.rollback().await
+        };
+        finish(operation, result.as_ref().err());
+        if self.span.is_recording() {
+            self.span.set_attribute(kv(TRANSACTION_OUTCOME, outcome));
+            if result.is_err() {
+                self.span
+                    .set_status(Status::error(format!("{statement} failed")));
+            }
+        }
+        self.span.end();
+        result
+    }
+
+    fn connection(&mut self) -> &mut PgConnection {
+        self.inner_mut()
+    }
+
+    fn start<'q, E: Execute<'q, Postgres>>(&self, query: E) -> (Captured, Option<Operation>) {
+        let query = Captured::new(query);
+        let operation = self.shared.start(&self.ctx, query.text());
+        (query, operation)
+    }
+}
+
+fn finish(operation: Option<Operation>, error: Option<&Error>) {
+    if let Some(operation) = operation {
+        operation.finish(error);
+    }
+}
+
+impl Drop for TracedTransaction {
+    fn drop(&mut self) {
+        if self.tx.is_some() && self.span.is_recording() {
+            self.span.set_attribute(kv(TRANSACTION_OUTCOME, "dropped"));
+        }
+    }
+}
+
+impl fmt::Debug for TracedTransaction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TracedTransaction")
+            .field("open", &self.tx.is_some())
+            .field("context", &self.ctx)
+            .finish()
+    }
+}
+
+impl<'t> Executor<'t> for &'t mut TracedTransaction {
+    type Database = Postgres;
+
+    fn fetch_many<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxStream<'e, Result<Either<PgQueryResult, PgRow>, Error>>
+    where
+        't: 'e,
+        E: 'q + Execute<'q, Postgres>,
+    {
+        if !self.shared.records() {
+            return self.connection().fetch_many(query);
+        }
+        let (query, operation) = self.start(query);
+        traced_stream(self.connection().fetch_many(query), operation)
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(self, query: E) -> BoxFuture<'e, Result<Option<PgRow>, Error>>
+    where
+        't: 'e,
+        E: 'q + Execute<'q, Postgres>,
+    {
+        if !self.shared.records() {
+            return self.connection().fetch_optional(query);
+        }
+        let (query, operation) = self.start(query);
+        Box::pin(fetch_optional_on(self.connection(), query, operation))
+    }
+
+    fn fetch_all<'e, 'q: 'e, E>(self, query: E) -> BoxFuture<'e, Result<Vec<PgRow>, Error>>
+    where
+        't: 'e,
+        E: 'q + Execute<'q, Postgres>,
+    {
+        if !self.shared.records() {
+            return self.connection().fetch_all(query);
+        }
+        let (query, operation) = self.start(query);
+        Box::pin(fetch_all_on(self.connection(), query, operation))
+    }
+
+    fn execute<'e, 'q: 'e, E>(self, query: E) -> BoxFuture<'e, Result<PgQueryResult, Error>>
+    where
+        't: 'e,
+        E: 'q + Execute<'q, Postgres>,
+    {
+        if !self.shared.records() {
+            return self.connection().execute(query);
+        }
+        let (query, operation) = self.start(query);
+        Box::pin(execute_on(self.connection(), query, operation))
+    }
+
+    /// Prepares on the transaction's connection; not traced.
+    fn prepare_with<'e>(
+        self,
+        sql: SqlStr,
+        parameters: &'e [PgTypeInfo],
+    ) -> BoxFuture<'e, Result<PgStatement, Error>>
+    where
+        't: 'e,
+    {
+        self.connection().prepare_with(sql, parameters)
+    }
+
+    #[doc(hidden)]
+    fn describe<'e>(self, sql: SqlStr) -> BoxFuture<'e, Result<sqlx::Describe<Postgres>, Error>>
+    where
+        't: 'e,
+    {
+        self.connection().describe(sql)
+    }
+}
