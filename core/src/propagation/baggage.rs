@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::{
     BAGGAGE_HEADER, Extractor, Injector, NOT_HEX, PropagationLimits, nibble_table, trim_ows,
 };
+use crate::trace::{ListMembers, SCAN_MARGIN};
 
 // ---------------------------------------------------------------------------------------------
 // Byte tables
@@ -216,10 +217,22 @@ pub(crate) fn percent_decode(
 }
 
 /// Reads `baggage` header values into a [`BaggageBuf`], within limits.
+/// Reads `baggage` header values into a [`BaggageBuf`] within the limits.
+///
+/// Its work is bounded whatever the input: it reads at most `max_baggage_bytes` plus
+/// [`SCAN_MARGIN`] bytes of header text in all (separators, whitespace and invalid members
+/// included), and looks at no more than twice `max_baggage_members` non-empty members; what
+/// comes after is dropped, as the specification allows for a header over its limits.
 struct BaggageParser<'a> {
     buf: BaggageBuf,
     limits: &'a PropagationLimits,
+    /// Bytes of kept members (as received, with one comma between two), against
+    /// `max_baggage_bytes`.
     bytes: usize,
+    /// Bytes read, over all header values.
+    scanned: usize,
+    /// Non-empty members looked at, valid or not.
+    seen: usize,
     done: bool,
     scratch: Vec<u8>,
 }
@@ -230,6 +243,8 @@ impl<'a> BaggageParser<'a> {
             buf: BaggageBuf::default(),
             limits,
             bytes: 0,
+            scanned: 0,
+            seen: 0,
             done: false,
             scratch: Vec::new(),
         }
@@ -239,23 +254,28 @@ impl<'a> BaggageParser<'a> {
         if self.done {
             return;
         }
-        // Decoded members are never longer than received ones: one allocation for the text, one
-        // for the offsets.
-        let room = self.limits.max_baggage_bytes.saturating_sub(self.bytes);
-        self.buf.text.reserve(header.len().min(room));
-        let members = header.bytes().filter(|&b| b == b',').count() + 1;
-        let slots = self
+        let budget = self
             .limits
-            .max_baggage_members
-            .saturating_sub(self.buf.ends.len());
-        self.buf.ends.reserve(members.min(slots));
-        for raw in header.split(',') {
-            if self.done {
+            .max_baggage_bytes
+            .saturating_add(SCAN_MARGIN)
+            .saturating_sub(self.scanned);
+        // Decoded members are never longer than received ones: one allocation for the text.
+        let room = self.limits.max_baggage_bytes.saturating_sub(self.bytes);
+        self.buf.text.reserve(header.len().min(budget).min(room));
+        let mut list = ListMembers::new(header, budget);
+        self.read(&mut list);
+        self.scanned += list.consumed();
+        if list.truncated() {
+            self.done = true;
+        }
+    }
+
+    fn read(&mut self, list: &mut ListMembers<'_>) {
+        for member in list {
+            self.seen += 1;
+            if self.done || self.seen > self.limits.max_baggage_members.saturating_mul(2) {
+                self.done = true;
                 return;
-            }
-            let member = trim_ows(raw);
-            if member.is_empty() {
-                continue;
             }
             let start = self.buf.text.len();
             let Some((key_end, value_end)) = self.parse_member(member) else {
@@ -609,6 +629,41 @@ mod tests {
     #[test]
     fn baggage_invalid_property_skips_member() {
         assert_eq!(keys(&bag("a=1;,b=2;;p,c=3;p=x y,d=4;=x,e=5;p=1;q")), ["e"]);
+    }
+
+    #[test]
+    fn baggage_reading_stops_past_the_byte_limit_and_margin() {
+        // 64 KiB of commas, or of invalid members, before a valid member: not read that far.
+        assert!(bag(&(",".repeat(65536) + "late=1")).is_empty());
+        assert!(bag(&(" ,\t".repeat(20000) + "late=1")).is_empty());
+        // Members before the flood are kept.
+        let b = bag(&format!("early=1{},late=1", ",".repeat(65536)));
+        assert_eq!(keys(&b), ["early"]);
+        // Invalid members count: at most twice the member limit are looked at.
+        assert!(bag(&("x,".repeat(5000) + "late=1")).is_empty());
+        assert_eq!(keys(&bag(&("x,".repeat(10) + "ok=1"))), ["ok"]);
+        // Over several header values, the budget is shared.
+        let mut two = http::HeaderMap::new();
+        two.append("baggage", ",".repeat(9300).parse().unwrap());
+        two.append("baggage", "late=1".parse().unwrap());
+        assert!(extract_baggage(&two, &L).is_empty());
+        let mut two = http::HeaderMap::new();
+        two.append("baggage", ",".repeat(100).parse().unwrap());
+        two.append("baggage", "late=1".parse().unwrap());
+        assert_eq!(keys(&extract_baggage(&two, &L)), ["late"]);
+    }
+
+    #[test]
+    fn baggage_at_the_limits_with_whitespace_is_read_whole() {
+        // 64 members filling 8192 bytes (commas included), with a space after each comma: the
+        // whitespace fits in the margin, so everything is kept.
+        let value = "v".repeat(123);
+        let members: Vec<String> = (0..64).map(|i| format!("k{i:02}={value}")).collect();
+        let header = members.join(", ");
+        assert_eq!(members.join(",").len(), 64 * 127 + 63);
+        let b = bag(&header);
+        assert_eq!(b.len(), 64);
+        assert_eq!(b.get("k63"), Some(value.as_str()));
     }
 
     #[test]

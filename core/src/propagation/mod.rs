@@ -51,6 +51,12 @@
 //!   (members as received, plus one comma between two) exceed
 //!   [`max_baggage_bytes`](PropagationLimits::max_baggage_bytes), ends the extraction: no member
 //!   is ever cut.
+//! - **Bounded work.** No header costs more than its limits allow, whatever its size: `baggage`
+//!   is read for at most `max_baggage_bytes` plus 1 KiB in all (separators, whitespace and invalid
+//!   members included) and at most twice `max_baggage_members` non-empty members, after which the
+//!   rest is dropped; a `tracestate` longer than `max_tracestate_members` members of the longest
+//!   valid size plus 1 KiB, or with more than twice that many list-members (duplicates included),
+//!   is dropped whole. A member that runs past the budget is never cut: it is dropped.
 //!
 //! # Layout
 //!

@@ -504,6 +504,10 @@ mod tests {
         let members: Vec<String> = (0..32).map(|i| format!("k{i}=v")).collect();
         let header = format!("{},k0=again", members.join(","));
         assert_eq!(ts(TP, &header).len(), 32);
+        // ... but a header cannot make the parser look at duplicates without end: past twice
+        // the limit in list-members, it is discarded.
+        let header = format!("{},{}", members.join(","), vec!["k0=again"; 33].join(","));
+        assert!(ts(TP, &header).is_empty());
         // An invalid member still invalidates the header, duplicate or not.
         assert!(ts(TP, "a=1,A=2,a=3").is_empty());
     }

@@ -21,7 +21,7 @@ mod tracestate;
 pub use id::{SpanId, TraceFlags, TraceId};
 pub(crate) use id::{decode_hex_id, encode_hex_id};
 pub use span::{Link, Span, SpanContext, SpanKind, SpanOptions, SpanRecorder, Status};
-pub(crate) use tracestate::{MAX_TRACESTATE_MEMBERS, TraceStateParser};
+pub(crate) use tracestate::{ListMembers, MAX_TRACESTATE_MEMBERS, SCAN_MARGIN, TraceStateParser};
 pub use tracestate::{TraceState, TraceStateError};
 
 /// Starts spans. Implemented by adapters; application code calls

@@ -52,6 +52,101 @@ fn trim_ows(s: &str) -> &str {
 }
 
 // ---------------------------------------------------------------------------------------------
+// List headers
+// ---------------------------------------------------------------------------------------------
+
+/// Extra bytes a list header may spend on separators, whitespace and empty members beyond what
+/// its members may hold, before reading stops.
+pub(crate) const SCAN_MARGIN: usize = 1024;
+
+/// The longest `tracestate` member: a 256-byte key, `=`, a 256-byte value.
+const MAX_TRACESTATE_MEMBER_LEN: usize = 256 + 1 + 256;
+
+/// The non-empty members of a W3C list header (`tracestate`, `baggage`: members separated by
+/// commas, with optional whitespace around them), trimmed, reading at most `budget` bytes.
+///
+/// Hand-written rather than `str::split(',')`: a header made of separators (64 KiB of commas)
+/// must cost a tight byte loop per byte, not an iteration per empty member, and a header longer
+/// than anything valid must not be read to its end. A member that does not end within the
+/// budget is not returned; [`truncated`](Self::truncated) then says so.
+pub(crate) struct ListMembers<'a> {
+    text: &'a str,
+    pos: usize,
+    end: usize,
+    truncated: bool,
+}
+
+impl<'a> ListMembers<'a> {
+    pub(crate) fn new(text: &'a str, budget: usize) -> Self {
+        ListMembers {
+            text,
+            pos: 0,
+            end: text.len().min(budget),
+            truncated: false,
+        }
+    }
+
+    /// Whether the header went on past the budget (members after the last one returned were
+    /// not read).
+    pub(crate) fn truncated(&self) -> bool {
+        self.truncated
+    }
+
+    /// How many bytes were read.
+    pub(crate) fn consumed(&self) -> usize {
+        self.pos
+    }
+}
+
+/// How many bytes at the start of `bytes` are separators (`,`) or whitespace: 16 at a time
+/// while all are (a branch-free test the compiler vectorizes), then one at a time.
+#[inline]
+fn skip_separators(bytes: &[u8]) -> usize {
+    let separator = |b: u8| matches!(b, b',' | b' ' | b'\t');
+    let mut skipped = 0;
+    for chunk in bytes.chunks_exact(16) {
+        if chunk.iter().map(|&b| u8::from(separator(b))).sum::<u8>() != 16 {
+            break;
+        }
+        skipped += 16;
+    }
+    skipped
+        + bytes[skipped..]
+            .iter()
+            .position(|&b| !separator(b))
+            .unwrap_or(bytes.len() - skipped)
+}
+
+impl<'a> Iterator for ListMembers<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let bytes = &self.text.as_bytes()[..self.end];
+        self.pos += skip_separators(&bytes[self.pos..]);
+        if self.pos >= self.end {
+            self.truncated |= self.end < self.text.len();
+            return None;
+        }
+        let start = self.pos;
+        let member_end = match bytes[start..].iter().position(|&b| b == b',') {
+            Some(comma) => start + comma,
+            None if self.end == self.text.len() => self.end,
+            None => {
+                // The member runs past the budget: it is not read.
+                self.truncated = true;
+                self.pos = self.end;
+                return None;
+            }
+        };
+        self.pos = member_end;
+        // Both ends are ASCII (`,`, whitespace, or the text's ends), so char boundaries.
+        Some(trim_ows(
+            self.text.get(start..member_end).unwrap_or_default(),
+        ))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // tracestate
 // ---------------------------------------------------------------------------------------------
 
@@ -96,10 +191,22 @@ fn valid_trace_state_value(value: &str) -> bool {
 }
 
 /// Builds the canonical `tracestate` (no OWS, no empty members) from one or more header values.
+///
+/// Its work is bounded whatever the input: at most `max_members` members are kept, at most twice
+/// that many list-members are looked at (a dropped duplicate does not count against the limit,
+/// but a header cannot make the parser look at duplicates without end), and no more bytes are
+/// read than `max_members` members of the longest valid form could take, plus [`SCAN_MARGIN`]
+/// for separators and whitespace. A header going past any of these is discarded whole, as the
+/// specification allows for one over its limits.
 pub(crate) struct TraceStateParser {
     out: String,
+    /// Members kept.
     members: usize,
+    /// List-members looked at, duplicates included.
+    seen: usize,
     max_members: usize,
+    /// Bytes that may still be read, over all header values.
+    budget: usize,
     valid: bool,
 }
 
@@ -108,7 +215,11 @@ impl TraceStateParser {
         TraceStateParser {
             out: String::new(),
             members: 0,
+            seen: 0,
             max_members,
+            budget: max_members
+                .saturating_mul(MAX_TRACESTATE_MEMBER_LEN + 1)
+                .saturating_add(SCAN_MARGIN),
             valid: true,
         }
     }
@@ -117,12 +228,10 @@ impl TraceStateParser {
         if !self.valid {
             return;
         }
-        self.out.reserve(header.len() + 1);
-        for raw in header.split(',') {
-            let member = trim_ows(raw);
-            if member.is_empty() {
-                continue;
-            }
+        let mut list = ListMembers::new(header, self.budget);
+        self.out.reserve(header.len().min(self.budget) + 1);
+        for member in list.by_ref() {
+            self.seen += 1;
             let (key, ok) = match member.split_once('=') {
                 Some((key, value)) => (
                     key,
@@ -130,22 +239,34 @@ impl TraceStateParser {
                 ),
                 None => (member, false),
             };
+            if !ok || self.seen > self.max_members.saturating_mul(2) {
+                self.invalidate();
+                return;
+            }
             // A later duplicate is dropped alone: the first occurrence is the one that counts,
             // and no member the sender did not generate may be lost with it (Level 2).
-            if ok && members(&self.out).any(|(k, _)| k == key) {
+            if members(&self.out).any(|(k, _)| k == key) {
                 continue;
             }
-            if !ok || self.members >= self.max_members {
-                self.valid = false;
-                self.out = String::new();
+            self.members += 1;
+            if self.members > self.max_members {
+                self.invalidate();
                 return;
             }
             if !self.out.is_empty() {
                 self.out.push(',');
             }
             self.out.push_str(member);
-            self.members += 1;
         }
+        self.budget -= list.consumed();
+        if list.truncated() {
+            self.invalidate();
+        }
+    }
+
+    fn invalidate(&mut self) {
+        self.valid = false;
+        self.out = String::new();
     }
 
     pub(crate) fn finish(self) -> Option<TraceState> {
@@ -316,6 +437,56 @@ impl fmt::Display for TraceState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn list(text: &str, budget: usize) -> (Vec<&str>, bool, usize) {
+        let mut list = ListMembers::new(text, budget);
+        let members = list.by_ref().collect();
+        (members, list.truncated(), list.consumed())
+    }
+
+    #[test]
+    fn list_members_skip_separators_and_whitespace() {
+        let (members, truncated, _) = list(" a=1, ,,\tb = 2 ,\t,", usize::MAX);
+        assert_eq!(members, ["a=1", "b = 2"]);
+        assert!(!truncated);
+        assert_eq!(list("", 10), (vec![], false, 0));
+        assert_eq!(list(",,,", 10), (vec![], false, 3));
+    }
+
+    #[test]
+    fn list_members_stop_at_the_budget_without_a_cut_member() {
+        // The member crossing the budget is not returned, even though a prefix of it fits.
+        let (members, truncated, consumed) = list("a=1,bbbbbb=2", 6);
+        assert_eq!(members, ["a=1"]);
+        assert!(truncated);
+        assert_eq!(consumed, 6);
+        // A member that ends exactly at the budget, with the text going on: cut as well, since
+        // the next byte could have continued it.
+        assert_eq!(list("a=1,b=2xyz", 7).0, ["a=1"]);
+        // The whole text within the budget: nothing is truncated.
+        assert_eq!(list("a=1,b=2", 7), (vec!["a=1", "b=2"], false, 7));
+        // 64 KiB of commas: only the budget is read.
+        let commas = ",".repeat(65536) + "late=1";
+        let (members, truncated, consumed) = list(&commas, 9216);
+        assert!(members.is_empty() && truncated);
+        assert_eq!(consumed, 9216);
+    }
+
+    #[test]
+    fn a_tracestate_longer_than_any_valid_one_is_discarded_unread() {
+        let commas = ",".repeat(65536) + "a=1";
+        assert!(TraceState::from_header(&commas, 32).is_none());
+        let spaces = format!("a=1,{}b=2", " ".repeat(65536));
+        assert!(TraceState::from_header(&spaces, 32).is_none());
+        // The longest valid tracestate, 32 members of 513 bytes with `, ` between them, is kept.
+        let members: Vec<String> = (0..32)
+            .map(|i| format!("{:a<256}={}", format!("k{i}"), "v".repeat(256)))
+            .collect();
+        let longest = members.join(", ");
+        let state = TraceState::from_header(&longest, 32).expect("valid");
+        assert_eq!(state.len(), 32);
+        assert_eq!(state.header(), members.join(","));
+    }
 
     #[test]
     fn tracestate_insert_moves_to_front() {
