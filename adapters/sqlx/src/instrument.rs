@@ -1,12 +1,11 @@
 //! What every traced statement shares: the pool's description, the instruments, and the
 //! [`Operation`] that one statement records from start to end.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hyperion::{
-    Context, Counter, Histogram, KeyValue, Span, SpanOptions, Status, Telemetry, UpDownCounter, kv,
+    Context, Counter, Histogram, KeyValue, Span, SpanOptions, Telemetry, UpDownCounter, kv,
 };
 use sqlx::PgPool;
 
@@ -55,14 +54,12 @@ pub(crate) struct Shared {
     server_address: String,
     server_port: u16,
     namespace: String,
-    pool_name: String,
     duration: Histogram,
     wait_time: Histogram,
-    connections: UpDownCounter,
     timeouts: Counter,
-    /// The connection counts last reported (`used`, `idle`), so that the up-down counter gets
-    /// the difference. Shared by the copies [`duplicate`](Self::duplicate) makes.
-    reported: Arc<[AtomicI64; 2]>,
+    /// The pool's connection counts as reported (shared by the copies
+    /// [`duplicate`](Self::duplicate) makes).
+    counts: Arc<PoolCounts>,
     /// The statements' texts already read (shared by the copies too).
     cache: Arc<InfoCache>,
 }
@@ -93,29 +90,17 @@ impl Shared {
             .unit("s")
             .boundaries(sc::DURATION_BOUNDARIES)
             .build();
-        let connections = meter
-            .up_down_counter(sc::CONNECTION_COUNT_METRIC)
-            .description(
-                "The number of connections that are currently in state described by the state attribute.",
-            )
-            .unit("{connection}")
-            .build();
         let timeouts = meter
             .counter(sc::CONNECTION_TIMEOUTS_METRIC)
             .description("The number of connection timeouts that have occurred trying to obtain a connection from the pool.")
             .unit("{timeout}")
             .build();
-        let pool_name = format!("{server_address}:{server_port}/{namespace}");
-        let max = meter
-            .up_down_counter(sc::CONNECTION_MAX_METRIC)
-            .description("The maximum number of open connections allowed.")
-            .unit("{connection}")
-            .build();
-        max.add(
-            &telemetry.context(),
+        let counts = Arc::new(PoolCounts::new(
+            telemetry,
+            &meter,
+            format!("{server_address}:{server_port}/{namespace}"),
             i64::from(pool.options().get_max_connections()),
-            &[kv(sc::POOL_NAME, pool_name.as_str())],
-        );
+        ));
         Shared {
             root: telemetry.context(),
             tracing: telemetry.tracer().is_some(),
@@ -124,12 +109,10 @@ impl Shared {
             server_address,
             server_port,
             namespace,
-            pool_name,
             duration,
             wait_time,
-            connections,
             timeouts,
-            reported: Arc::new([AtomicI64::new(0), AtomicI64::new(0)]),
+            counts,
             cache: Arc::new(InfoCache::new()),
         }
     }
@@ -144,12 +127,10 @@ impl Shared {
             server_address: self.server_address.clone(),
             server_port: self.server_port,
             namespace: self.namespace.clone(),
-            pool_name: self.pool_name.clone(),
             duration: self.duration.clone(),
             wait_time: self.wait_time.clone(),
-            connections: self.connections.clone(),
             timeouts: self.timeouts.clone(),
-            reported: Arc::clone(&self.reported),
+            counts: Arc::clone(&self.counts),
             cache: Arc::clone(&self.cache),
         }
     }
@@ -210,7 +191,7 @@ impl Shared {
             info,
             started: Instant::now(),
             rows: 0,
-            affected: 0,
+            affected: None,
             finished: false,
         }
     }
@@ -255,29 +236,91 @@ impl Shared {
     /// Records the time a connection took to come out of the pool, a timeout, and the pool's
     /// connection counts now.
     pub(crate) fn record_acquire(&self, pool: &PgPool, waited: Duration, timed_out: bool) {
-        let attributes = [kv(sc::POOL_NAME, self.pool_name.as_str())];
+        let attributes = [kv(sc::POOL_NAME, self.counts.pool_name.as_str())];
         self.wait_time
             .record(&self.root, waited.as_secs_f64(), &attributes);
         if timed_out {
             self.timeouts.add(&self.root, 1, &attributes);
         }
-        self.record_connections(pool);
+        self.counts.record(pool, 0);
     }
 
-    /// Brings `db.client.connection.count` to the pool's current `used` and `idle` counts (the
-    /// pool has no hook when they change, so they are read at each acquire and release).
-    pub(crate) fn record_connections(&self, pool: &PgPool) {
+    /// Records the pool's connection counts as they will be once the connection about to be
+    /// released is back in the pool (sqlx returns it from a task of its own, after the drop).
+    pub(crate) fn record_release(&self, pool: &PgPool) {
+        self.counts.record(pool, 1);
+    }
+}
+
+/// `db.client.connection.count` (by state) and `db.client.connection.max` for one pool.
+///
+/// sqlx has no hook when a connection changes state, so the counts are read from the pool at
+/// each acquire and release and the up-down counter gets the difference from what was reported
+/// before. When the last copy of the traced pool goes, what it reported is taken back, so a
+/// dropped wrapper leaves no connections behind in the metric.
+struct PoolCounts {
+    root: Context,
+    pool_name: String,
+    connections: UpDownCounter,
+    max_counter: UpDownCounter,
+    max: i64,
+    /// `(used, idle)` as last reported; one lock so that the pair stays consistent.
+    reported: Mutex<(i64, i64)>,
+}
+
+impl PoolCounts {
+    fn new(telemetry: &Telemetry, meter: &hyperion::Meter, pool_name: String, max: i64) -> Self {
+        let connections = meter
+            .up_down_counter(sc::CONNECTION_COUNT_METRIC)
+            .description(
+                "The number of connections that are currently in state described by the state attribute.",
+            )
+            .unit("{connection}")
+            .build();
+        let max_counter = meter
+            .up_down_counter(sc::CONNECTION_MAX_METRIC)
+            .description("The maximum number of open connections allowed.")
+            .unit("{connection}")
+            .build();
+        let root = telemetry.context();
+        max_counter.add(&root, max, &[kv(sc::POOL_NAME, pool_name.as_str())]);
+        PoolCounts {
+            root,
+            pool_name,
+            connections,
+            max_counter,
+            max,
+            reported: Mutex::new((0, 0)),
+        }
+    }
+
+    /// Reports the pool's counts, with `returning` connections about to go back to it counted
+    /// as idle already.
+    fn record(&self, pool: &PgPool, returning: i64) {
         if !self.connections.is_enabled() {
             return;
         }
-        let idle = i64::try_from(pool.num_idle()).unwrap_or(i64::MAX);
-        let used = (i64::from(pool.size()) - idle).max(0);
-        for (slot, (state, now)) in [("used", used), ("idle", idle)].into_iter().enumerate() {
-            let before = self.reported[slot].swap(now, Ordering::AcqRel);
-            if before != now {
+        let size = i64::from(pool.size());
+        let idle = (i64::try_from(pool.num_idle()).unwrap_or(i64::MAX) + returning).min(size);
+        let used = (size - idle).max(0);
+        let (used_delta, idle_delta) = {
+            let mut reported = self
+                .reported
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let deltas = (used - reported.0, idle - reported.1);
+            *reported = (used, idle);
+            deltas
+        };
+        self.add(used_delta, idle_delta);
+    }
+
+    fn add(&self, used_delta: i64, idle_delta: i64) {
+        for (state, delta) in [("used", used_delta), ("idle", idle_delta)] {
+            if delta != 0 {
                 self.connections.add(
                     &self.root,
-                    now - before,
+                    delta,
                     &[
                         kv(sc::POOL_NAME, self.pool_name.as_str()),
                         kv(sc::CONNECTION_STATE, state),
@@ -285,6 +328,21 @@ impl Shared {
                 );
             }
         }
+    }
+}
+
+impl Drop for PoolCounts {
+    fn drop(&mut self) {
+        let (used, idle) = *self
+            .reported
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.add(-used, -idle);
+        self.max_counter.add(
+            &self.root,
+            -self.max,
+            &[kv(sc::POOL_NAME, self.pool_name.as_str())],
+        );
     }
 }
 
@@ -298,7 +356,8 @@ pub(crate) struct Operation {
     info: Arc<QueryInfo>,
     started: Instant,
     rows: u64,
-    affected: u64,
+    /// From the command tag, when a `QueryResult` was seen (not on `fetch_optional`/`fetch_all`).
+    affected: Option<u64>,
     finished: bool,
 }
 
@@ -310,7 +369,7 @@ impl Operation {
 
     /// Counts rows affected (from a statement's `QueryResult`).
     pub(crate) fn add_affected(&mut self, rows: u64) {
-        self.affected += rows;
+        *self.affected.get_or_insert(0) += rows;
     }
 
     /// Records how the statement ended: attributes, status, the duration histogram (with the
@@ -329,7 +388,9 @@ impl Operation {
             let mut attributes = Vec::with_capacity(4);
             if error.is_none() {
                 attributes.push(kv(sc::DB_RESPONSE_RETURNED_ROWS, self.rows as i64));
-                attributes.push(kv(sc::AFFECTED_ROWS, self.affected as i64));
+                if let Some(affected) = self.affected {
+                    attributes.push(kv(sc::AFFECTED_ROWS, affected as i64));
+                }
             }
             if let Some(code) = &code {
                 attributes.push(kv(sc::DB_RESPONSE_STATUS_CODE, code.as_ref()));
@@ -343,7 +404,6 @@ impl Operation {
                     error_type.as_deref().unwrap_or(sc::OTHER),
                     &message(error, code.as_deref(), &shared.options),
                 );
-                self.span.set_status(Status::error(""));
             }
         }
 
@@ -371,6 +431,14 @@ impl Operation {
                     QueryText::Off => "",
                     _ => self.info.sanitized.as_str(),
                 };
+                let mut fields = Vec::with_capacity(3);
+                if !self.info.summary.is_empty() {
+                    fields.push(kv(sc::DB_QUERY_SUMMARY, self.info.summary.as_str()));
+                }
+                if !text.is_empty() {
+                    fields.push(kv(sc::DB_QUERY_TEXT, text));
+                }
+                fields.push(kv("duration_s", elapsed.as_secs_f64()));
                 log.warn_args(
                     format_args!(
                         "slow statement: {} took {:.3} s (threshold {:.3} s)",
@@ -378,11 +446,7 @@ impl Operation {
                         elapsed.as_secs_f64(),
                         threshold.as_secs_f64()
                     ),
-                    &[
-                        kv(sc::DB_QUERY_SUMMARY, self.info.summary.as_str()),
-                        kv(sc::DB_QUERY_TEXT, text),
-                        kv("duration_s", elapsed.as_secs_f64()),
-                    ],
+                    &fields,
                 );
             }
         }
@@ -439,11 +503,13 @@ fn error_type(error: &sqlx::Error, code: Option<&str>) -> String {
 }
 
 /// The `exception` event's message. A database's message can quote values from the statement
-/// (`invalid input syntax for type integer: "abc"`), so unless the full text is recorded it is
-/// replaced by the SQLSTATE and the constraint, table and column the server names.
+/// (`invalid input syntax for type integer: "abc"`), and sqlx's encoding and decoding errors
+/// quote parameter and column values (`value +300000-01-01 would overflow`), so unless the full
+/// text is recorded a database error becomes its SQLSTATE and the constraint, table and column
+/// the server names, and another error its kind (the `error.type`).
 fn message(error: &sqlx::Error, code: Option<&str>, options: &Options) -> String {
     match (error.as_database_error(), options.query_text) {
-        (Some(db), QueryText::Full) => db.message().to_owned(),
+        (_, QueryText::Full) => error.to_string(),
         (Some(db), _) => {
             let mut message = format!("SQLSTATE {}", code.unwrap_or("?"));
             if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
@@ -459,6 +525,39 @@ fn message(error: &sqlx::Error, code: Option<&str>, options: &Options) -> String
             }
             message
         }
-        (None, _) => error.to_string(),
+        (None, _) => error_type(error, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_of_errors_that_may_quote_values_are_their_kind_unless_the_text_is_full() {
+        let quoting = [
+            sqlx::Error::Protocol("value 4242-secret would overflow".into()),
+            sqlx::Error::Encode("value 4242-secret would overflow".into()),
+            sqlx::Error::ColumnNotFound("4242-secret".into()),
+        ];
+        for error in &quoting {
+            let text = message(error, None, &Options::default());
+            assert!(!text.contains("4242-secret"), "{text}");
+            assert!(text.starts_with("sqlx::Error::"), "{text}");
+            let full = Options {
+                query_text: QueryText::Full,
+                ..Options::default()
+            };
+            assert!(message(error, None, &full).contains("4242-secret"));
+        }
+        assert_eq!(error_type(&sqlx::Error::PoolTimedOut, None), "timeout");
+        assert_eq!(
+            error_type(&sqlx::Error::PoolClosed, None),
+            "sqlx::Error::PoolClosed"
+        );
+        assert_eq!(
+            error_type(&sqlx::Error::RowNotFound, Some("23505")),
+            "23505"
+        );
     }
 }

@@ -36,8 +36,10 @@
 //! context: its statements take the span the calling code runs under through the core's bridge
 //! ([`hyperion::context::with_current_span_context`]: set while an intercepted call, a future
 //! wrapped with [`Context::scope`](hyperion::Context::scope), or a handler behind
-//! `hyperion-tower`'s layer is polled), read once, synchronously, when the statement starts;
-//! a new trace when there is none. A context of another telemetry keeps its trace.
+//! `hyperion-tower`'s layer is polled), read once, synchronously, when sqlx hands the statement
+//! to the executor (for `fetch_one`, `fetch_all` and `execute`, when their future is first
+//! polled; for `fetch` and `execute_many`, when they are called); a new trace when there is
+//! none. A context of another telemetry keeps its trace.
 //!
 //! ## What is recorded
 //!
@@ -54,17 +56,24 @@
 //! | `db.query.text` | the text with every literal replaced by `?` and comments removed; see [`QueryText`] |
 //! | `db.operation.name`, `db.collection.name` | only with [`operation_attributes`](TracedPool::operation_attributes) |
 //!
-//! and when it ends `db.response.returned_rows` and `hyperion.db.affected_rows` (PostgreSQL's
-//! command-tag count; the conventions have no key for it). A failure sets the status to error,
+//! and when it ends `db.response.returned_rows` (Opt-In in the conventions, still in
+//! development there; recorded here because it costs a counter and says much) and, where sqlx
+//! hands over PostgreSQL's command tag (`execute`, `fetch`, `fetch_many`; not `fetch_one` or
+//! `fetch_all`), `hyperion.db.affected_rows` (the conventions have no key for it). The span
+//! covers the call from the executor's start to its last row. A failure sets the status to error,
 //! `db.response.status_code` to the SQLSTATE, `error.type` to the SQLSTATE too (the conventions:
 //! it "SHOULD match `db.response.status_code`"), or `timeout` when no connection came out of the
 //! pool in time, or the sqlx error variant (`sqlx::Error::Io`...); and an `exception` event whose
-//! message is `SQLSTATE 23505 constraint users_email_key table users` — the server's own message
-//! can quote values from the statement, so it is only used with [`QueryText::Full`].
+//! message is `SQLSTATE 23505 constraint users_email_key table users` for a database error and
+//! the variant for another — the server's messages can quote values from the statement, and
+//! sqlx's encoding errors quote parameters, so they are only used with [`QueryText::Full`].
 //!
 //! **Parameters are never recorded.** The sanitizer knows PostgreSQL's lexical rules (`''` and
 //! `E'\''` escapes, dollar quoting, nested comments, bit and Unicode strings, numbers, `TRUE`
-//! and `FALSE`), so no literal reaches an attribute whatever the text. The conventions say
+//! and `FALSE`); it reads a backslash before a quote both ways (`standard_conforming_strings`
+//! on and off) and hides what is a literal in either, and an unterminated string, quoted name or
+//! comment hides the rest of the text. The placeholder is `?`, as the conventions advise, even
+//! though PostgreSQL's jsonb has a `?` operator (`data ? 'key'` becomes `data ? ?`). The conventions say
 //! parameterized text (with `$1`) "SHOULD NOT be sanitized"; this crate sanitizes it anyway by
 //! default, because a parameterized statement can still hold literals, and a default that can
 //! leak one is not a safe default. `QueryText::Full` records the text as written.
@@ -75,14 +84,15 @@
 //!   `db.system.name`, `db.namespace`, `server.address`, `server.port`, `db.query.summary`,
 //!   and on failure `db.response.status_code` and `error.type`. Recorded with the statement's
 //!   span context before the span ends, so the span is its exemplar.
-//! - `db.client.connection.wait_time` (s): time to get a connection out of the pool, for the
-//!   calls that take one themselves (`execute`, `fetch_one`, `fetch_optional`, `fetch_all`);
-//!   the streaming calls (`fetch`, `fetch_many`) let sqlx acquire inside its stream and are not
-//!   measured.
+//! - `db.client.connection.wait_time` (s): time to get a connection out of the pool, for every
+//!   statement run on the pool (not for [`TracedPool::begin`], where sqlx acquires inside).
 //! - `db.client.connection.count` (`db.client.connection.state` = `used` or `idle`) and
 //!   `db.client.connection.max`, both up-down counters; sqlx has no hook when a connection
-//!   changes state, so the counts are brought up to date at every acquire and release.
-//! - `db.client.connection.timeouts`: acquires that timed out.
+//!   changes state, so the counts are read at every acquire and release (a release counts its
+//!   connection as back in the pool, which sqlx does a moment later). When the last clone of a
+//!   `TracedPool` is dropped, what it reported is taken back. Wrap a pool once and clone the
+//!   `TracedPool`: two wrappers of one pool each report its connections.
+//! - `db.client.connection.timeouts`: statements whose acquire timed out.
 //!
 //! The pool's metrics carry `db.client.connection.pool.name` =
 //! `{server.address}:{server.port}/{db.namespace}`, as the conventions suggest for pools
@@ -98,9 +108,10 @@
 //! ## Cost
 //!
 //! With a telemetry that records nothing (`Telemetry::noop()` or an adapter without traces,
-//! metrics or logs), every call goes straight to sqlx after one branch: the text is not read,
-//! no clock is read, nothing is allocated. Otherwise reading the text is one pass of a small
-//! lexer (about a microsecond for a short statement; see the bench `sqlx_roundtrip`).
+//! metrics or logs), every call goes straight to sqlx after a check of three flags: the text is
+//! not read, no clock is read, nothing is allocated. Otherwise a statement's text is read once
+//! by a small lexer (0.1 to 2 µs) and kept by text (up to 1024 texts of at most 2 KiB each), so
+//! a statement run again costs a hash lookup; see the bench `sqlx_roundtrip`.
 //!
 //! ## Not covered
 //!

@@ -9,11 +9,13 @@ use std::time::{Duration, Instant};
 use futures_core::Stream;
 use futures_core::future::BoxFuture;
 use futures_core::stream::BoxStream;
+use futures_util::TryStreamExt;
 use hyperion::context::with_current_span_context;
 use hyperion::{Context, Telemetry};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgQueryResult, PgRow, PgStatement, PgTypeInfo};
 use sqlx::{Either, Error, Execute, Executor, PgConnection, PgPool, Postgres, SqlStr};
+use sqlx_core::ext::async_stream::TryAsyncStream;
 
 use crate::execute::Captured;
 use crate::instrument::{Operation, Options, QueryText, Shared};
@@ -115,7 +117,12 @@ impl TracedPool {
     /// Begins a transaction whose span is a child of `ctx`'s span; the statements run on the
     /// transaction are its children. See [`TracedTransaction`].
     pub async fn begin(&self, ctx: &Context) -> Result<TracedTransaction, Error> {
-        TracedTransaction::begin(&self.pool, &self.shared, self.parent(Some(ctx))).await
+        let parent = if self.shared.records() {
+            self.parent(Some(ctx))
+        } else {
+            ctx.clone()
+        };
+        TracedTransaction::begin(&self.pool, &self.shared, parent).await
     }
 
     /// The pool, for what this type does not wrap (closing it, its options, `acquire`).
@@ -156,7 +163,24 @@ impl TracedPool {
         }
         let query = Captured::new(query);
         let operation = self.shared.start(&self.parent(ctx), query.text());
-        traced_stream((&self.pool).fetch_many(query), operation)
+        let this = self.clone();
+        // A stream that owns its connection: sqlx's own generator (`TryAsyncStream`, public in
+        // sqlx-core and what `&Pool` uses for the same purpose), so that taking the connection
+        // out of the pool is measured here as for the other calls.
+        let rows = TryAsyncStream::new(move |yielder| async move {
+            let mut conn = this.acquire().await?;
+            let result = async {
+                let mut rows = conn.fetch_many(query);
+                while let Some(row) = rows.try_next().await? {
+                    yielder.r#yield(row).await;
+                }
+                Ok(())
+            }
+            .await;
+            this.release(conn);
+            result
+        });
+        traced_stream(Box::pin(rows), operation)
     }
 
     fn fetch_optional<'e, 'q: 'e, E>(
@@ -174,14 +198,15 @@ impl TracedPool {
         let operation = self.shared.start(&self.parent(ctx), query.text());
         let this = self.clone();
         Box::pin(async move {
-            let mut operation = operation;
-            let mut conn = match this.acquire(&mut operation).await {
+            let mut conn = match this.acquire().await {
                 Ok(conn) => conn,
-                Err(error) => return Err(error),
+                Err(error) => {
+                    finish(operation, Some(&error));
+                    return Err(error);
+                }
             };
             let result = fetch_optional_on(&mut conn, query, operation).await;
-            drop(conn);
-            this.shared.record_connections(&this.pool);
+            this.release(conn);
             result
         })
     }
@@ -201,11 +226,15 @@ impl TracedPool {
         let operation = self.shared.start(&self.parent(ctx), query.text());
         let this = self.clone();
         Box::pin(async move {
-            let mut operation = operation;
-            let mut conn = this.acquire(&mut operation).await?;
+            let mut conn = match this.acquire().await {
+                Ok(conn) => conn,
+                Err(error) => {
+                    finish(operation, Some(&error));
+                    return Err(error);
+                }
+            };
             let result = fetch_all_on(&mut conn, query, operation).await;
-            drop(conn);
-            this.shared.record_connections(&this.pool);
+            this.release(conn);
             result
         })
     }
@@ -225,21 +254,22 @@ impl TracedPool {
         let operation = self.shared.start(&self.parent(ctx), query.text());
         let this = self.clone();
         Box::pin(async move {
-            let mut operation = operation;
-            let mut conn = this.acquire(&mut operation).await?;
+            let mut conn = match this.acquire().await {
+                Ok(conn) => conn,
+                Err(error) => {
+                    finish(operation, Some(&error));
+                    return Err(error);
+                }
+            };
             let result = execute_on(&mut conn, query, operation).await;
-            drop(conn);
-            this.shared.record_connections(&this.pool);
+            this.release(conn);
             result
         })
     }
 
-    /// Takes a connection out of the pool, recording the wait; a failure finishes the
-    /// statement's operation with the error.
-    async fn acquire(
-        &self,
-        operation: &mut Option<Operation>,
-    ) -> Result<PoolConnection<Postgres>, Error> {
+    /// Takes a connection out of the pool, recording the wait (and a timeout) and the pool's
+    /// counts.
+    async fn acquire(&self) -> Result<PoolConnection<Postgres>, Error> {
         let measure = self.shared.measures_pool();
         let started = measure.then(Instant::now);
         let result = self.pool.acquire().await;
@@ -248,12 +278,15 @@ impl TracedPool {
             self.shared
                 .record_acquire(&self.pool, started.elapsed(), timed_out);
         }
-        if let Err(error) = &result
-            && let Some(operation) = operation.take()
-        {
-            operation.finish(Some(error));
-        }
         result
+    }
+
+    /// Gives a connection back to the pool, recording the pool's counts with it returned.
+    fn release(&self, conn: PoolConnection<Postgres>) {
+        if self.shared.measures_pool() {
+            self.shared.record_release(&self.pool);
+        }
+        drop(conn);
     }
 }
 
@@ -417,6 +450,13 @@ impl Stream for TracedStream<'_> {
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.inner.size_hint()
+    }
+}
+
+/// Finishes an operation, if there is one.
+pub(crate) fn finish(operation: Option<Operation>, error: Option<&Error>) {
+    if let Some(operation) = operation {
+        operation.finish(error);
     }
 }
 

@@ -31,15 +31,23 @@ pub struct QueryInfo {
 /// which are then cut earlier, never inside a character).
 pub const SUMMARY_MAX: usize = 255;
 
-/// Keywords that are operations, in upper case. Compared without regard to ASCII case, recorded
-/// as written.
-const OPERATIONS: &[&str] = &[
+/// Operations that can appear inside a statement as well as at its start: `SELECT` anywhere (a
+/// reserved word: a subquery, `INSERT … SELECT`, `UNION SELECT`), the others only right after
+/// `(` or `)` (a CTE's body, the statement after a `WITH` list), where they cannot be a column.
+/// Compared without regard to ASCII case, recorded as written.
+const NESTED_OPERATIONS: &[&str] = &["SELECT", "INSERT", "UPDATE", "DELETE", "MERGE"];
+
+/// Operations at the start of a statement (the text's start or after `;`). Elsewhere these words
+/// are clauses (`UPDATE t SET`, `ON CONFLICT DO NOTHING`, `VALUES (..)`) or names (columns
+/// called `start`, `comment` or `notify`).
+const STATEMENT_OPERATIONS: &[&str] = &[
     "SELECT",
     "INSERT",
     "UPDATE",
     "DELETE",
     "MERGE",
-    "UPSERT",
+    "VALUES",
+    "TABLE",
     "CALL",
     "EXECUTE",
     "CREATE",
@@ -47,11 +55,12 @@ const OPERATIONS: &[&str] = &[
     "DROP",
     "TRUNCATE",
     "COPY",
-    "VALUES",
     "BEGIN",
     "START",
     "COMMIT",
+    "END",
     "ROLLBACK",
+    "ABORT",
     "SAVEPOINT",
     "RELEASE",
     "SET",
@@ -71,38 +80,29 @@ const OPERATIONS: &[&str] = &[
     "REFRESH",
     "COMMENT",
     "DO",
+    "DECLARE",
+    "FETCH",
+    "MOVE",
+    "CLOSE",
+    "DISCARD",
+    "CLUSTER",
+    "REINDEX",
 ];
 
-/// Operations that are only such at the start of a statement (elsewhere they are clauses:
-/// `UPDATE t SET`, `ON CONFLICT DO NOTHING`, `VALUES (..)` in an insert, `START TRANSACTION`...).
-const STATEMENT_ONLY: &[&str] = &[
-    "SET",
-    "DO",
-    "VALUES",
-    "START",
-    "RELEASE",
-    "RESET",
-    "COMMENT",
-    "ANALYZE",
-    "LOCK",
-    "PREPARE",
-    "SHOW",
-    "GRANT",
-    "REVOKE",
-    "BEGIN",
-    "COMMIT",
-    "ROLLBACK",
-    "SAVEPOINT",
-];
+/// Operations whose next name is their target (`UPDATE users`, `CALL proc`, `TABLE users`).
+const TARGETING_OPERATIONS: &[&str] = &["UPDATE", "CALL", "TRUNCATE", "COPY", "TABLE", "LOCK"];
 
-/// Keywords after which a name is a target.
-/// (`UPDATE`, `CALL`, `TRUNCATE` and `COPY` introduce one only as operations: see `word`.)
-const TARGET_INTRODUCERS: &[&str] = &["FROM", "JOIN", "INTO", "TABLE", "USING"];
+/// Keywords after which a name is a target. (`USING` is one only in `MERGE` and `DELETE`.)
+const TARGET_INTRODUCERS: &[&str] = &["FROM", "JOIN", "INTO"];
 
 /// Words skipped between an introducer and its target.
 const TARGET_NOISE: &[&str] = &["ONLY", "IF", "NOT", "EXISTS", "LATERAL", "TABLE"];
 
-/// Object kinds after `CREATE`/`ALTER`/`DROP` whose name is the target.
+/// Words where a target is expected that are not tables (`COPY t FROM STDIN`).
+const NOT_TARGETS: &[&str] = &["STDIN", "STDOUT"];
+
+/// Object kinds after `CREATE`/`ALTER`/`DROP` whose name is the target, and the words that may
+/// come between the verb and the name.
 const DDL_OBJECTS: &[&str] = &[
     "TABLE",
     "INDEX",
@@ -115,7 +115,20 @@ const DDL_OBJECTS: &[&str] = &[
     "TRIGGER",
     "TYPE",
     "EXTENSION",
+];
+const DDL_MODIFIERS: &[&str] = &[
+    "UNIQUE",
+    "OR",
+    "REPLACE",
+    "CONCURRENTLY",
+    "TEMP",
+    "TEMPORARY",
+    "UNLOGGED",
     "MATERIALIZED",
+    "IF",
+    "NOT",
+    "EXISTS",
+    "ONLY",
 ];
 
 /// Keywords that end a `FROM a, b` list (after them a comma no longer introduces a table).
@@ -140,6 +153,43 @@ const CLAUSE_ENDS: &[&str] = &[
     "DEFAULT",
 ];
 
+/// Words that are never a function's name before `(`: `IN (`, `VALUES (`, `AS (`...
+const NOT_FUNCTIONS: &[&str] = &[
+    "IN",
+    "VALUES",
+    "AS",
+    "EXISTS",
+    "ANY",
+    "ALL",
+    "SOME",
+    "ON",
+    "USING",
+    "FROM",
+    "JOIN",
+    "WHERE",
+    "AND",
+    "OR",
+    "NOT",
+    "SELECT",
+    "WITH",
+    "LATERAL",
+    "OVER",
+    "FILTER",
+    "WITHIN",
+    "CONFLICT",
+    "RETURNING",
+    "SET",
+    "BY",
+    "WHEN",
+    "THEN",
+    "ELSE",
+    "CASE",
+    "UNION",
+    "INTERSECT",
+    "EXCEPT",
+    "MATERIALIZED",
+];
+
 fn is_one_of(word: &str, list: &[&str]) -> bool {
     list.iter().any(|k| k.eq_ignore_ascii_case(word))
 }
@@ -151,7 +201,8 @@ enum Token {
     Word(usize, usize),
     /// A `"quoted"` name.
     Quoted(usize, usize),
-    /// A literal: string, escape string, bit string, dollar-quoted, number.
+    /// A literal: string, escape string, bit string, dollar-quoted, number; or anything
+    /// unterminated, which hides the rest of the text.
     Literal,
     /// A `$1` parameter.
     Param(usize, usize),
@@ -165,6 +216,9 @@ struct Lexer<'a> {
     text: &'a str,
     bytes: &'a [u8],
     pos: usize,
+    /// Whether `\` escapes a quote in plain `'…'` strings too (`standard_conforming_strings`
+    /// off), not only in `E'…'` ones.
+    backslash: bool,
 }
 
 fn is_ident_start(b: u8) -> bool {
@@ -176,11 +230,12 @@ fn is_ident_char(b: u8) -> bool {
 }
 
 impl<'a> Lexer<'a> {
-    fn new(text: &'a str) -> Self {
+    fn new(text: &'a str, backslash: bool) -> Self {
         Lexer {
             text,
             bytes: text.as_bytes(),
             pos: 0,
+            backslash,
         }
     }
 
@@ -188,8 +243,9 @@ impl<'a> Lexer<'a> {
         self.bytes.get(self.pos + ahead).copied()
     }
 
-    /// Skips a `'…'` body from the opening quote; `''` is a quote inside, and with
-    /// `backslash` (an `E'…'` string) so is `\'`. An unterminated string runs to the end.
+    /// Skips a `'…'` body from the opening quote; `''` is a quote inside, and with `backslash`
+    /// (an `E'…'` string, or any string when the lexer reads backslashes as escapes) so is
+    /// `\'`. An unterminated string runs to the end.
     fn skip_string(&mut self, backslash: bool) {
         self.pos += 1; // the opening quote
         while let Some(b) = self.peek(0) {
@@ -229,17 +285,11 @@ impl<'a> Lexer<'a> {
     }
 
     fn skip_number(&mut self) {
-        let b = self.bytes;
-        if b[self.pos] == b'0'
+        if self.bytes[self.pos] == b'0'
             && matches!(self.peek(1), Some(b'x' | b'X' | b'o' | b'O' | b'b' | b'B'))
         {
             self.pos += 2;
-            while self
-                .peek(0)
-                .is_some_and(|c| c.is_ascii_hexdigit() || c == b'_')
-            {
-                self.pos += 1;
-            }
+            self.skip_junk();
             return;
         }
         while self
@@ -257,9 +307,16 @@ impl<'a> Lexer<'a> {
                 }
             }
         }
-        // A number glued to letters (`123abc`) is one junk token in PostgreSQL 15+: take it all,
-        // so that no digit is left to leak.
-        while self.peek(0).is_some_and(is_ident_char) {
+        self.skip_junk();
+    }
+
+    /// A number glued to letters (`123abc`, `0x1fg2`) is one junk token in PostgreSQL 15+: take
+    /// it all, so that no digit is left to leak. Not a `$`: `1$$…$$` is a number, then a string.
+    fn skip_junk(&mut self) {
+        while self
+            .peek(0)
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80)
+        {
             self.pos += 1;
         }
     }
@@ -276,8 +333,9 @@ impl<'a> Lexer<'a> {
                 Token::Space
             }
             b'-' if self.peek(1) == Some(b'-') => {
-                match self.text[start..].find('\n') {
-                    Some(nl) => self.pos = start + nl + 1,
+                // A line comment ends at a newline or a carriage return.
+                match self.text[start..].find(['\n', '\r']) {
+                    Some(end) => self.pos = start + end + 1,
                     None => self.pos = b.len(),
                 }
                 Token::Space
@@ -300,38 +358,46 @@ impl<'a> Lexer<'a> {
                 Token::Space
             }
             b'\'' => {
-                self.skip_string(false);
+                self.skip_string(self.backslash);
                 Token::Literal
             }
-            // E'…', B'…', X'…', N'…' and U&'…' strings.
+            // E'…' strings, where a backslash always escapes.
             b'e' | b'E' if self.peek(1) == Some(b'\'') => {
                 self.pos += 1;
                 self.skip_string(true);
                 Token::Literal
             }
+            // B'…', X'…', N'…' and U&'…' strings.
             b'b' | b'B' | b'x' | b'X' | b'n' | b'N' if self.peek(1) == Some(b'\'') => {
                 self.pos += 1;
-                self.skip_string(false);
+                self.skip_string(self.backslash);
                 Token::Literal
             }
             b'u' | b'U' if self.peek(1) == Some(b'&') && self.peek(2) == Some(b'\'') => {
                 self.pos += 2;
-                self.skip_string(false);
+                self.skip_string(self.backslash);
                 Token::Literal
             }
             b'"' => {
                 self.pos += 1;
+                let mut closed = false;
                 while let Some(c) = self.peek(0) {
                     self.pos += 1;
                     if c == b'"' {
                         if self.peek(0) == Some(b'"') {
                             self.pos += 1;
                         } else {
+                            closed = true;
                             break;
                         }
                     }
                 }
-                Token::Quoted(start, self.pos)
+                // An unclosed quote hides the rest, as an unclosed string does: it is no name.
+                if closed {
+                    Token::Quoted(start, self.pos)
+                } else {
+                    Token::Literal
+                }
             }
             b'$' if self.peek(1).is_some_and(|c| c.is_ascii_digit()) => {
                 self.pos += 1;
@@ -353,7 +419,6 @@ impl<'a> Lexer<'a> {
                 while self.peek(0).is_some_and(is_ident_char) {
                     self.pos += 1;
                 }
-                // Keep to character boundaries (non-ASCII bytes are all identifier bytes).
                 let word = &self.text[start..self.pos];
                 if word.eq_ignore_ascii_case("true") || word.eq_ignore_ascii_case("false") {
                     Token::Literal
@@ -362,7 +427,7 @@ impl<'a> Lexer<'a> {
                 }
             }
             _ => {
-                // One character (which may be several bytes, though only ASCII gets here).
+                // One character; only ASCII gets here (non-ASCII bytes start names).
                 let len = self.text[start..].chars().next().map_or(1, char::len_utf8);
                 self.pos += len;
                 Token::Punct(start, self.pos)
@@ -370,6 +435,17 @@ impl<'a> Lexer<'a> {
         };
         Some(token)
     }
+}
+
+/// What introduced the target the summarizer is waiting for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Introducer {
+    /// `FROM`, `JOIN`, a comma in a `FROM` list, `USING`: a name followed by `(` is a function.
+    From,
+    /// `INTO`, `UPDATE`, `CALL`...: a name followed by `(` is still the target (`INTO t (a, b)`).
+    Other,
+    /// `CREATE`/`ALTER`/`DROP`: the object kind comes first (`TABLE`, `INDEX`...).
+    Ddl,
 }
 
 /// Builds the summary while tokens go by.
@@ -381,20 +457,26 @@ struct Summarizer {
     targets: usize,
     first_operation: Option<(usize, usize)>,
     first_target: Option<String>,
-    /// At the start of a statement (the text's start, after `;`, after `(`).
+    /// At the start of a statement (the text's start, after `;`).
     statement_start: bool,
-    /// Expecting a target name next (after FROM, JOIN, INTO...).
-    expect_target: bool,
-    /// After a DDL verb: waiting for the object kind, then the name.
-    ddl: bool,
-    /// In a `FROM a, b` list at this parenthesis depth (a comma then introduces a target).
-    from_list: Option<usize>,
-    /// The previous word, upper-cased if a keyword matters (for `FOR UPDATE`, `DO UPDATE`...).
+    /// The first operation of the current statement, upper-cased (`USING` depends on it).
+    statement_operation: Option<String>,
+    /// The previous significant token was `(` (or `[`).
+    after_open: bool,
+    /// The previous significant token was `)` (or `]`).
+    after_close: bool,
+    /// The previous significant token was `.`.
+    after_dot: bool,
+    /// Waiting for a target name, and what asked for it.
+    expect: Option<Introducer>,
+    /// The depths of the `FROM` lists open (a comma at such a depth introduces a table).
+    from_lists: Vec<usize>,
+    /// The previous word, if the previous significant token was a word.
     previous: Option<(usize, usize)>,
-    /// Parenthesis depth and, per level, whether it is a function call's (`extract(x FROM y)`).
+    /// Per open parenthesis, whether it is a function call's (`extract(x FROM y)`).
     parens: Vec<bool>,
-    /// A target being built from `a . b . c` parts.
-    pending: Option<String>,
+    /// A target being built from `a . b . c` parts, and whether `FROM` introduced it.
+    pending: Option<(String, Introducer)>,
     pending_dot: bool,
 }
 
@@ -415,7 +497,7 @@ impl Summarizer {
     }
 
     fn flush_target(&mut self) {
-        if let Some(target) = self.pending.take() {
+        if let Some((target, _)) = self.pending.take() {
             self.targets += 1;
             if self.first_target.is_none() {
                 self.first_target = Some(target.clone());
@@ -434,8 +516,15 @@ impl Summarizer {
             .is_some_and(|(s, e)| is_one_of(&text[s..e], words))
     }
 
+    /// Closes the `FROM` lists at this depth and deeper.
+    fn close_from_lists(&mut self) {
+        let depth = self.parens.len();
+        self.from_lists.retain(|&d| d < depth);
+    }
+
     fn token(&mut self, text: &str, token: Token) {
-        // A pending qualified name continues only through `.`.
+        // A pending qualified name continues only through `.`; a `FROM` name followed by `(` is
+        // a function, not a table.
         if self.pending.is_some() {
             match token {
                 Token::Space => return,
@@ -444,117 +533,150 @@ impl Summarizer {
                     return;
                 }
                 Token::Word(s, e) | Token::Quoted(s, e) if self.pending_dot => {
-                    let pending = self.pending.as_mut().expect("checked");
-                    pending.push('.');
-                    pending.push_str(&text[s..e]);
+                    if let Some((pending, _)) = self.pending.as_mut() {
+                        pending.push('.');
+                        pending.push_str(&text[s..e]);
+                    }
                     self.pending_dot = false;
                     return;
+                }
+                Token::Punct(s, e)
+                    if &text[s..e] == "("
+                        && matches!(self.pending, Some((_, Introducer::From))) =>
+                {
+                    self.pending = None;
+                    self.pending_dot = false;
                 }
                 _ => self.flush_target(),
             }
         }
+        if token == Token::Space {
+            return;
+        }
+        let (after_open, after_close, after_dot) =
+            (self.after_open, self.after_close, self.after_dot);
+        self.after_open = false;
+        self.after_close = false;
+        self.after_dot = false;
         match token {
             Token::Space => {}
-            Token::Word(s, e) => self.word(text, s, e),
-            Token::Quoted(s, e) => {
-                if self.expect_target {
-                    self.expect_target = false;
-                    self.ddl = false;
-                    self.pending = Some(text[s..e].to_owned());
-                }
+            Token::Word(s, e) => {
+                self.word(text, s, e, after_open, after_close, after_dot);
                 self.statement_start = false;
             }
+            Token::Quoted(s, e) => {
+                if self.expect.is_some() && self.expect != Some(Introducer::Ddl)
+                    || self.ddl_name_next(text)
+                {
+                    self.pending = Some((
+                        text[s..e].to_owned(),
+                        self.expect.unwrap_or(Introducer::Other),
+                    ));
+                }
+                self.expect = None;
+                self.statement_start = false;
+                self.previous = None;
+            }
             Token::Punct(s, e) => {
-                match &text[s..e] {
+                let punct = &text[s..e];
+                let mut expect = None;
+                match punct {
                     "(" | "[" => {
-                        let call = matches!(self.previous, Some((ps, pe)) if !is_keyword_like(&text[ps..pe]))
-                            && !self.expect_target;
+                        let call = self.expect.is_none()
+                            && matches!(self.previous, Some((ps, pe))
+                                if !is_one_of(&text[ps..pe], NOT_FUNCTIONS)
+                                    && !is_one_of(&text[ps..pe], STATEMENT_OPERATIONS));
                         self.parens.push(call);
-                        self.statement_start = true;
+                        self.after_open = true;
                     }
                     ")" | "]" => {
                         self.parens.pop();
-                        if self.from_list.is_some_and(|d| d > self.parens.len()) {
-                            self.from_list = None;
-                        }
-                        self.statement_start = false;
+                        let depth = self.parens.len();
+                        self.from_lists.retain(|&d| d <= depth);
+                        self.after_close = true;
                     }
                     ";" => {
                         self.parens.clear();
-                        self.from_list = None;
+                        self.from_lists.clear();
                         self.statement_start = true;
+                        self.statement_operation = None;
                     }
-                    "," if self.from_list == Some(self.parens.len()) => {
-                        self.expect_target = true;
-                        self.statement_start = false;
+                    "," if self.from_lists.last() == Some(&self.parens.len()) => {
+                        expect = Some(Introducer::From);
                     }
-                    _ => self.statement_start = false,
+                    "." => self.after_dot = true,
+                    _ => {}
                 }
-                self.expect_target &= &text[s..e] == ",";
+                if punct != ";" {
+                    self.statement_start = false;
+                }
+                self.expect = expect;
                 self.previous = None;
             }
             Token::Literal | Token::Param(..) => {
-                self.expect_target = false;
+                self.expect = None;
                 self.statement_start = false;
                 self.previous = None;
             }
         }
     }
 
-    fn word(&mut self, text: &str, s: usize, e: usize) {
-        let word = &text[s..e];
-        let at_start = self.statement_start;
-        self.statement_start = false;
+    /// Whether, after a DDL verb, the next name is the object's (the previous word was its kind
+    /// or a word that comes right before the name).
+    fn ddl_name_next(&self, text: &str) -> bool {
+        self.expect == Some(Introducer::Ddl)
+            && (self.previous_is(text, DDL_OBJECTS)
+                || self.previous_is(text, &["EXISTS", "CONCURRENTLY", "VIEW", "ONLY"]))
+    }
 
-        if self.expect_target {
+    fn word(
+        &mut self,
+        text: &str,
+        s: usize,
+        e: usize,
+        after_open: bool,
+        after_close: bool,
+        after_dot: bool,
+    ) {
+        let word = &text[s..e];
+        if let Some(introducer) = self.expect {
+            if introducer == Introducer::Ddl {
+                if is_one_of(word, DDL_OBJECTS) || is_one_of(word, DDL_MODIFIERS) {
+                    self.previous = Some((s, e));
+                    return;
+                }
+                let name_next = self.ddl_name_next(text);
+                self.expect = None;
+                if name_next && !is_one_of(word, CLAUSE_ENDS) && !is_one_of(word, &["ON", "AS"]) {
+                    self.pending = Some((word.to_owned(), Introducer::Other));
+                }
+                // Not a kind we name (`CREATE ROLE x`): no target.
+                self.previous = Some((s, e));
+                return;
+            }
             if is_one_of(word, TARGET_NOISE) {
                 self.previous = Some((s, e));
                 return;
             }
-            if self.ddl {
-                // `CREATE [UNIQUE] INDEX [CONCURRENTLY] name`, `CREATE OR REPLACE VIEW name`...
-                if is_one_of(word, DDL_OBJECTS)
-                    || is_one_of(
-                        word,
-                        &[
-                            "UNIQUE",
-                            "OR",
-                            "REPLACE",
-                            "CONCURRENTLY",
-                            "TEMP",
-                            "TEMPORARY",
-                            "UNLOGGED",
-                            "VIEW",
-                        ],
-                    )
-                {
-                    self.previous = Some((s, e));
-                    return;
-                }
-                if !is_one_of(word, &["ON", "AS", "TO"]) && !self.ddl_object_seen(text) {
-                    // Not a kind we name (`CREATE ROLE x`): no target.
-                    self.expect_target = false;
-                    self.ddl = false;
-                    self.previous = Some((s, e));
-                    return;
-                }
-            }
-            if !is_one_of(word, OPERATIONS)
-                && !is_one_of(word, CLAUSE_ENDS)
-                && !word.eq_ignore_ascii_case("ON")
-            {
-                self.expect_target = false;
-                self.ddl = false;
-                self.pending = Some(word.to_owned());
+            self.expect = None;
+            if is_one_of(word, NOT_TARGETS) {
                 self.previous = Some((s, e));
                 return;
             }
-            self.expect_target = false;
-            self.ddl = false;
+            if !is_one_of(word, STATEMENT_OPERATIONS)
+                && !is_one_of(word, CLAUSE_ENDS)
+                && !word.eq_ignore_ascii_case("ON")
+            {
+                self.pending = Some((word.to_owned(), introducer));
+                self.previous = Some((s, e));
+                return;
+            }
         }
 
-        let is_operation = is_one_of(word, OPERATIONS)
-            && (at_start || !is_one_of(word, STATEMENT_ONLY))
+        let nested = word.eq_ignore_ascii_case("SELECT")
+            || ((after_open || after_close) && is_one_of(word, NESTED_OPERATIONS));
+        let is_operation = !after_dot
+            && ((self.statement_start && is_one_of(word, STATEMENT_OPERATIONS)) || nested)
             // `FOR UPDATE`, `DO UPDATE`, `ON DELETE`, `FOR NO KEY UPDATE`: clauses.
             && !self.previous_is(text, &["FOR", "DO", "ON", "KEY", "OF", "NO"]);
         if is_operation {
@@ -562,72 +684,48 @@ impl Summarizer {
             if self.first_operation.is_none() {
                 self.first_operation = Some((s, e));
             }
+            if self.statement_operation.is_none() {
+                self.statement_operation = Some(word.to_ascii_uppercase());
+            }
             self.push_word(word);
-            self.from_list = None;
+            self.close_from_lists();
+            if after_open {
+                // `ARRAY(SELECT …)`, `EXISTS(SELECT …)`: a subquery, not a call's arguments.
+                if let Some(call) = self.parens.last_mut() {
+                    *call = false;
+                }
+            }
             if is_one_of(word, &["CREATE", "ALTER", "DROP"]) {
-                self.expect_target = true;
-                self.ddl = true;
-            } else if is_one_of(word, &["UPDATE", "CALL", "TRUNCATE", "COPY"]) {
-                self.expect_target = true;
+                self.expect = Some(Introducer::Ddl);
+            } else if is_one_of(word, TARGETING_OPERATIONS) {
+                self.expect = Some(Introducer::Other);
             }
         } else if is_one_of(word, TARGET_INTRODUCERS)
             // `extract(year FROM ts)`, `substring(s FROM 2)`, `IS DISTINCT FROM`: not tables.
             && !(self.in_call() && word.eq_ignore_ascii_case("FROM"))
             && !self.previous_is(text, &["DISTINCT"])
         {
-            self.expect_target = true;
             if word.eq_ignore_ascii_case("FROM") {
-                self.from_list = Some(self.parens.len());
+                self.close_from_lists();
+                self.from_lists.push(self.parens.len());
+                self.expect = Some(Introducer::From);
+            } else if word.eq_ignore_ascii_case("JOIN") {
+                self.expect = Some(Introducer::From);
+            } else {
+                self.expect = Some(Introducer::Other);
             }
+        } else if word.eq_ignore_ascii_case("USING")
+            && matches!(
+                self.statement_operation.as_deref(),
+                Some("MERGE" | "DELETE")
+            )
+        {
+            self.expect = Some(Introducer::From);
         } else if is_one_of(word, CLAUSE_ENDS) {
-            self.from_list = None;
+            self.close_from_lists();
         }
         self.previous = Some((s, e));
     }
-
-    /// Whether a DDL object kind was the previous word (`CREATE TABLE` → expect the name).
-    fn ddl_object_seen(&self, text: &str) -> bool {
-        self.previous_is(text, DDL_OBJECTS)
-            || self.previous_is(text, &["EXISTS", "CONCURRENTLY", "VIEW"])
-    }
-}
-
-/// Words that are never a function name before `(`: `IN (`, `VALUES (`, `AS (`, `INTO t (`...
-fn is_keyword_like(word: &str) -> bool {
-    is_one_of(
-        word,
-        &[
-            "IN",
-            "VALUES",
-            "AS",
-            "EXISTS",
-            "ANY",
-            "ALL",
-            "SOME",
-            "ON",
-            "USING",
-            "FROM",
-            "JOIN",
-            "WHERE",
-            "AND",
-            "OR",
-            "NOT",
-            "SELECT",
-            "WITH",
-            "LATERAL",
-            "OVER",
-            "FILTER",
-            "WITHIN",
-            "CONFLICT",
-            "RETURNING",
-            "SET",
-            "BY",
-            "WHEN",
-            "THEN",
-            "ELSE",
-            "CASE",
-        ],
-    ) || is_one_of(word, OPERATIONS)
 }
 
 /// Reads `sql` once: its sanitized text, summary, and single operation and collection.
@@ -641,14 +739,25 @@ fn is_keyword_like(word: &str) -> bool {
 /// assert_eq!(info.collection.as_deref(), Some("users"));
 /// ```
 pub fn analyze(sql: &str) -> QueryInfo {
-    let mut lexer = Lexer::new(sql);
+    let escaped = escaped_literals(sql);
+    let mut hidden = escaped.iter().peekable();
+    let mut lexer = Lexer::new(sql, false);
     let mut sanitized = String::with_capacity(sql.len());
     let mut summarizer = Summarizer {
         statement_start: true,
         ..Summarizer::default()
     };
     let mut space = false;
-    while let Some(token) = lexer.next() {
+    loop {
+        let start = lexer.pos;
+        let Some(mut token) = lexer.next() else {
+            break;
+        };
+        // Inside a literal of the other reading: hidden too.
+        while hidden.next_if(|&&(_, end)| end <= start).is_some() {}
+        if token != Token::Space && hidden.peek().is_some_and(|&&(s, _)| s < lexer.pos) {
+            token = Token::Literal;
+        }
         match token {
             Token::Space => space = !sanitized.is_empty(),
             Token::Literal => {
@@ -685,6 +794,29 @@ pub fn analyze(sql: &str) -> QueryInfo {
     }
 }
 
+/// The byte ranges that are literals when a backslash escapes a quote in every string
+/// (PostgreSQL with `standard_conforming_strings` off, or text written for another database);
+/// empty when the text has no backslash.
+///
+/// The text is read the standard way (a backslash is a plain character in `'…'`), and whatever
+/// is a literal in either reading is hidden: `'it\'s SECRET'` is one string in the old reading
+/// and `'C:\', 'SECRET'` two in the standard one, and neither leaks.
+fn escaped_literals(sql: &str) -> Vec<(usize, usize)> {
+    if !sql.contains('\\') {
+        return Vec::new();
+    }
+    let mut lexer = Lexer::new(sql, true);
+    let mut ranges = Vec::new();
+    loop {
+        let start = lexer.pos;
+        match lexer.next() {
+            None => return ranges,
+            Some(Token::Literal) => ranges.push((start, lexer.pos)),
+            Some(_) => {}
+        }
+    }
+}
+
 /// The statements already read, by text: an application runs the same few statements over and
 /// over (sqlx caches their prepared forms for the same reason), and a lookup costs a fraction of
 /// a read. Bounded: when full it starts over, so a stream of ever-different texts (literals
@@ -696,6 +828,9 @@ pub(crate) struct InfoCache {
 /// How many texts [`InfoCache`] keeps.
 pub(crate) const CACHE_CAPACITY: usize = 1024;
 
+/// The longest text [`InfoCache`] keeps, in bytes: at most a few MiB in all.
+pub(crate) const CACHE_MAX_TEXT: usize = 2048;
+
 impl InfoCache {
     pub(crate) fn new() -> Self {
         InfoCache {
@@ -703,8 +838,12 @@ impl InfoCache {
         }
     }
 
-    /// The [`analyze`] of `sql`, read once per text.
+    /// The [`analyze`] of `sql`, read once per text. Texts longer than [`CACHE_MAX_TEXT`] are
+    /// read each time and not kept (generated batches would otherwise fill the memory).
     pub(crate) fn get(&self, sql: &str) -> std::sync::Arc<QueryInfo> {
+        if sql.len() > CACHE_MAX_TEXT {
+            return std::sync::Arc::new(analyze(sql));
+        }
         let lock = || {
             self.map
                 .lock()
@@ -911,6 +1050,89 @@ mod tests {
     }
 
     #[test]
+    fn unclosed_and_unusual_constructs_hide_what_follows() {
+        let cases = [
+            (r#"SELECT "a FROM t WHERE pw = 'hunter2'"#, "SELECT ?"),
+            (r#"SELECT * FROM "users WHERE pw = 'x'"#, "SELECT * FROM ?"),
+            ("SELECT 1$$ SECRET $$", "SELECT ??"),
+            ("SELECT 0x1fg23, 12abc", "SELECT ?, ?"),
+            ("SELECT 1 -- x\r, 'SE\nCRET'", "SELECT ? , ?"),
+        ];
+        for (sql, expected) in cases {
+            assert_eq!(sanitized(sql), expected, "{sql}");
+        }
+        // Read both ways: what is a literal in either reading of `\'` is hidden.
+        for sql in [r"SELECT 'it\'s SECRET'", r"SELECT 'C:\', 'SECRET'"] {
+            let info = analyze(sql);
+            assert!(
+                !info.sanitized.contains("SECRET"),
+                "{sql} -> {}",
+                info.sanitized
+            );
+            assert!(info.sanitized.starts_with("SELECT ?"), "{}", info.sanitized);
+        }
+        assert_eq!(summary(r#"SELECT * FROM "users WHERE pw = 'x'"#), "SELECT");
+    }
+
+    #[test]
+    fn keywords_used_as_names_are_not_operations() {
+        let cases = [
+            (
+                "INSERT INTO bookings (start, finish) VALUES ($1, $2)",
+                "INSERT bookings",
+            ),
+            ("SELECT max(start) FROM bookings", "SELECT bookings"),
+            ("CREATE TABLE t (comment text, notify bool)", "CREATE t"),
+            ("SELECT notify, comment, b.set FROM prefs b", "SELECT prefs"),
+            ("UPDATE t SET start = now() WHERE id = $1", "UPDATE t"),
+        ];
+        for (sql, expected) in cases {
+            assert_eq!(summary(sql), expected, "{sql}");
+        }
+        let info = analyze("INSERT INTO bookings (start, finish) VALUES ($1, $2)");
+        assert_eq!(info.operation.as_deref(), Some("INSERT"));
+        assert_eq!(info.collection.as_deref(), Some("bookings"));
+    }
+
+    #[test]
+    fn subqueries_lists_and_statement_specific_clauses() {
+        let cases = [
+            ("SELECT ARRAY(SELECT id FROM u)", "SELECT SELECT u"),
+            (
+                "(SELECT a FROM x) UNION (SELECT b FROM y)",
+                "SELECT x SELECT y",
+            ),
+            (
+                "WITH c AS MATERIALIZED (SELECT * FROM t) SELECT * FROM c",
+                "SELECT t SELECT c",
+            ),
+            ("SELECT * FROM (SELECT * FROM a) x, b", "SELECT SELECT a b"),
+            ("COPY t (a, b) FROM STDIN", "COPY t"),
+            ("CREATE INDEX idx ON t USING btree (email)", "CREATE idx"),
+            ("ALTER TABLE ONLY users ADD COLUMN x int", "ALTER users"),
+            (
+                "ALTER TABLE t ALTER COLUMN c TYPE bigint USING c::bigint",
+                "ALTER t",
+            ),
+            ("TABLE users", "TABLE users"),
+            ("SELECT * FROM generate_series(1, 3) g", "SELECT"),
+            ("SELECT * FROM t, unnest($1::int[]) u", "SELECT t"),
+            ("DELETE FROM a USING b, c WHERE a.id = b.id", "DELETE a b c"),
+            (
+                "WITH x AS (DELETE FROM t RETURNING *) SELECT * FROM x",
+                "DELETE t SELECT x",
+            ),
+            (
+                "SELECT * FROM t WHERE EXISTS (SELECT 1 FROM u)",
+                "SELECT t SELECT u",
+            ),
+        ];
+        for (sql, expected) in cases {
+            assert_eq!(summary(sql), expected, "{sql}");
+        }
+    }
+
+    #[test]
     fn single_operation_and_collection_only_when_unambiguous() {
         let one = analyze("select * from Users where id = $1");
         assert_eq!(one.operation.as_deref(), Some("select"));
@@ -949,6 +1171,8 @@ mod tests {
             "INSERT INTO t VALUES ('SECRET', $$SECRET$$, U&'SECRET', X'5EC7E7')",
             "SELECT /* 'SECRET' */ 1 -- SECRET\n",
             "UPDATE t SET a = 'SEC''RET' WHERE b = 'ü SECRET ü'",
+            "SELECT \"col\" FROM \"tab\" WHERE a = 'SECRET' -- SECRET\r'SECRET'",
+            "SELECT 'it\\'s SECRET', 1$$SECRET$$, \"SECRET",
         ];
         for case in cases {
             for end in (0..=case.len()).filter(|&i| case.is_char_boundary(i)) {

@@ -11,7 +11,7 @@ use sqlx::{Either, Error, Execute, Executor, PgConnection, PgPool, Postgres, Sql
 
 use crate::execute::Captured;
 use crate::instrument::{Operation, Shared};
-use crate::pool::{execute_on, fetch_all_on, fetch_optional_on, traced_stream};
+use crate::pool::{execute_on, fetch_all_on, fetch_optional_on, finish, traced_stream};
 
 /// The name of a transaction's span.
 pub const TRANSACTION_SPAN_NAME: &str = "transaction";
@@ -20,8 +20,8 @@ pub const TRANSACTION_SPAN_NAME: &str = "transaction";
 ///
 /// It gets an INTERNAL span named `transaction` (the conventions define none for transactions),
 /// with `db.system.name`, `db.namespace`, `server.address`, `server.port` and, when it ends,
-/// `hyperion.db.transaction.outcome`: `committed`, `rolled_back`, or `dropped` (dropped without
-/// either: sqlx rolls it back). Under it, the `BEGIN`, `COMMIT` and `ROLLBACK` statements and
+/// `hyperion.db.transaction.outcome`: `committed`, `rolled_back`, `failed` (the `COMMIT` or
+/// `ROLLBACK` itself failed), or `dropped` (dropped without either: sqlx rolls it back). Under it, the `BEGIN`, `COMMIT` and `ROLLBACK` statements and
 /// every statement run on `&mut tx` get CLIENT spans like any other. A failed commit sets the
 /// transaction's status to error.
 ///
@@ -122,6 +122,9 @@ impl TracedTransaction {
         };
         finish(operation, result.as_ref().err());
         if self.span.is_recording() {
+            // A failed COMMIT (a deferred constraint, a serialization failure, a lost
+            // connection) did not commit: the server rolled back, or nothing is known.
+            let outcome = if result.is_err() { "failed" } else { outcome };
             self.span.set_attribute(kv(TRANSACTION_OUTCOME, outcome));
             if result.is_err() {
                 self.span
@@ -140,12 +143,6 @@ impl TracedTransaction {
         let query = Captured::new(query);
         let operation = self.shared.start(&self.ctx, query.text());
         (query, operation)
-    }
-}
-
-fn finish(operation: Option<Operation>, error: Option<&Error>) {
-    if let Some(operation) = operation {
-        operation.finish(error);
     }
 }
 

@@ -574,6 +574,12 @@ async fn pool_metrics_count_connections_waits_and_timeouts() {
         .execute(pool.with(&ctx))
         .await
         .unwrap();
+    // The typed calls (`query_scalar`, `query_as`) go through sqlx's row stream: measured too.
+    let rows: Vec<i32> = sqlx::query_scalar("SELECT generate_series(1, 3)")
+        .fetch_all(pool.with(&ctx))
+        .await
+        .unwrap();
+    assert_eq!(rows, [1, 2, 3]);
 
     // Hold the only connection: the next statement times out waiting for one.
     let held = plain.acquire().await.unwrap();
@@ -583,12 +589,17 @@ async fn pool_metrics_count_connections_waits_and_timeouts() {
         .unwrap_err();
     assert!(matches!(error, sqlx::Error::PoolTimedOut), "{error}");
     drop(held);
+    // The counts are read at each acquire and release: one more statement brings them up to date.
+    sqlx::query("SELECT 1")
+        .execute(pool.with(&ctx))
+        .await
+        .unwrap();
 
     let snapshot = flushed(&telemetry, &store).await;
     let pool_name = "127.0.0.1:5432/test";
     let waits = snapshot.points("db.client.connection.wait_time");
-    assert_eq!(waits.len(), 2);
-    assert!(waits[1].value.as_f64() >= 0.19, "{waits:#?}");
+    assert_eq!(waits.len(), 4);
+    assert!(waits[2].value.as_f64() >= 0.19, "{waits:#?}");
     for point in &waits {
         assert_eq!(
             point.attribute("db.client.connection.pool.name"),
@@ -600,7 +611,7 @@ async fn pool_metrics_count_connections_waits_and_timeouts() {
     let max = snapshot.points("db.client.connection.max");
     assert_eq!(max[0].value.as_f64(), 1.0);
     // The counts' changes add up to the pool's state: one connection, idle at the end.
-    let sum = |state: &str| -> f64 {
+    let sum = |snapshot: &Snapshot, state: &str| -> f64 {
         snapshot
             .points("db.client.connection.count")
             .iter()
@@ -608,11 +619,25 @@ async fn pool_metrics_count_connections_waits_and_timeouts() {
             .map(|p| p.value.as_f64())
             .sum()
     };
-    assert_eq!(sum("idle") + sum("used"), 1.0);
+    assert_eq!(sum(&snapshot, "idle"), 1.0);
+    assert_eq!(sum(&snapshot, "used"), 0.0);
     // The timed-out statement's span: error.type `timeout`, no SQLSTATE.
     let failed = snapshot.spans.iter().find(|s| s.status.is_error()).unwrap();
     assert_eq!(str_attr(failed, "error.type"), "timeout");
     assert!(failed.attribute("db.response.status_code").is_none());
+
+    // The wrapper gone, what it reported is taken back: no connections, no maximum.
+    store.clear();
+    drop(pool);
+    let snapshot = flushed(&telemetry, &store).await;
+    assert_eq!(sum(&snapshot, "idle"), -1.0);
+    assert_eq!(sum(&snapshot, "used"), 0.0);
+    assert_eq!(
+        snapshot.points("db.client.connection.max")[0]
+            .value
+            .as_f64(),
+        -1.0
+    );
 }
 
 #[tokio::test]
@@ -648,4 +673,76 @@ async fn with_noop_telemetry_statements_run_untouched() {
         .unwrap();
     let snapshot = flushed(&telemetry, &store).await;
     assert!(snapshot.spans.is_empty() && snapshot.points.is_empty() && snapshot.logs.is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_commit_is_an_error_and_not_committed() {
+    let plain = connect(2).await;
+    let name = table("deferred");
+    sqlx::raw_sql(sql(format!(
+        "CREATE TABLE {name} (id int, CONSTRAINT {name}_id UNIQUE (id) DEFERRABLE INITIALLY DEFERRED)"
+    )))
+    .execute(&plain)
+    .await
+    .unwrap();
+    let (telemetry, store) = memory_with("").await;
+    let pool = TracedPool::new(plain.clone(), &telemetry);
+    let ctx = telemetry.context();
+    let mut tx = pool.begin(&ctx).await.unwrap();
+    // The constraint is checked at COMMIT: both inserts pass, the commit fails.
+    for _ in 0..2 {
+        sqlx::query(sql(format!("INSERT INTO {name} (id) VALUES (1)")))
+            .execute(&mut tx)
+            .await
+            .unwrap();
+    }
+    let error = tx.commit().await.unwrap_err();
+    assert_eq!(
+        error.as_database_error().and_then(|e| e.code()).as_deref(),
+        Some("23505")
+    );
+
+    let snapshot = flushed(&telemetry, &store).await;
+    let transaction = snapshot.span("transaction").span().clone();
+    assert_eq!(
+        str_attr(&transaction, "hyperion.db.transaction.outcome"),
+        "failed"
+    );
+    assert!(transaction.status.is_error());
+    let commit = snapshot.span("COMMIT").span().clone();
+    assert!(commit.status.is_error());
+    assert_eq!(str_attr(&commit, "db.response.status_code"), "23505");
+    drop_table(&plain, &name).await;
+}
+
+#[tokio::test]
+async fn rows_affected_are_recorded_only_where_the_command_tag_is_seen() {
+    let plain = connect(2).await;
+    let users = users_table(&plain).await;
+    let (telemetry, store) = memory_with("").await;
+    let pool = TracedPool::new(plain.clone(), &telemetry);
+    let ctx = telemetry.context();
+    let id: i64 = sqlx::query_scalar(sql(format!(
+        "INSERT INTO {users} (id, email) VALUES ($1, $2) RETURNING id"
+    )))
+    .bind(5_i64)
+    .bind("r@example.com")
+    .fetch_one(pool.with(&ctx))
+    .await
+    .unwrap();
+    assert_eq!(id, 5);
+    let done = sqlx::query(sql(format!("UPDATE {users} SET orders = 1")))
+        .execute(pool.with(&ctx))
+        .await
+        .unwrap();
+    assert_eq!(done.rows_affected(), 1);
+
+    let snapshot = flushed(&telemetry, &store).await;
+    let insert = snapshot.span(&format!("INSERT {users}")).span().clone();
+    assert_eq!(int_attr(&insert, "db.response.returned_rows"), 1);
+    assert!(insert.attribute("hyperion.db.affected_rows").is_none());
+    let update = snapshot.span(&format!("UPDATE {users}")).span().clone();
+    assert_eq!(int_attr(&update, "hyperion.db.affected_rows"), 1);
+    assert_eq!(int_attr(&update, "db.response.returned_rows"), 0);
+    drop_table(&plain, &users).await;
 }
