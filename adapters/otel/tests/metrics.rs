@@ -192,6 +192,56 @@ async fn the_endpoint_negotiates_openmetrics_and_mounts_in_an_app() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_its_own_listener_the_endpoint_is_served_by_the_application_only() {
+    let yaml = "tracing:\n  exporter: none\nmetrics:\n  listen: false\n  port: 1\n";
+    let (t, otel) = build(yaml).await;
+    let endpoint = otel.prometheus_endpoint().expect("an endpoint");
+    // No listener: port 1 (which this process may not bind) was never tried.
+    assert_eq!(endpoint.local_addr(), None);
+    t.meter("app")
+        .counter("jobs.done")
+        .build()
+        .add(&t.context(), 2, &[]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app_addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, axum::Router::new().merge(endpoint.router()))
+            .await
+            .unwrap();
+    });
+    let (_, body) = get(&format!("http://{app_addr}/metrics"), None).await;
+    assert!(body.contains("jobs_done_total 2"), "{body}");
+    t.shutdown(Duration::from_secs(5)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn by_default_the_endpoint_listens_on_localhost_9464() {
+    // The default port may be taken on a shared machine; then the error names the key and the
+    // address, which is what this test checks the default by.
+    let yaml = "tracing:\n  exporter: none\n";
+    match Telemetry::builder()
+        .module(OtelModule::new())
+        .config(Config::from_yaml_str(yaml).unwrap())
+        .build()
+        .await
+    {
+        Ok(t) => {
+            let otel_addr = std::net::TcpStream::connect("127.0.0.1:9464")
+                .or_else(|_| std::net::TcpStream::connect("[::1]:9464"))
+                .expect("the endpoint listens on localhost:9464")
+                .peer_addr()
+                .unwrap();
+            assert!(otel_addr.ip().is_loopback(), "{otel_addr}");
+            t.shutdown(Duration::from_secs(5)).await.unwrap();
+        }
+        Err(e) => {
+            let message = e.to_string();
+            assert!(message.contains("localhost:9464"), "{message}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_closes_the_listener_and_frees_the_port() {
     let yaml = "tracing:\n  exporter: none\nmetrics:\n  port: 0\n  bind_address: 127.0.0.1\n  collect_runtime: true\n";
     let (t, otel) = build(yaml).await;

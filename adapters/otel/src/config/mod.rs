@@ -14,7 +14,7 @@
 //! | `tracing.batch.max_queue_size`, `.max_batch_size` | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | 2048, 512 |
 //! | `metrics.exporter` (`prometheus,otlp` means `both`) | `OTEL_METRICS_EXPORTER` | `prometheus` |
 //! | `metrics.interval` (ms) | `OTEL_METRIC_EXPORT_INTERVAL` | 60 s |
-//! | `metrics.port`, `metrics.bind_address` | `OTEL_EXPORTER_PROMETHEUS_PORT`, `OTEL_EXPORTER_PROMETHEUS_HOST` | 9090, `0.0.0.0` |
+//! | `metrics.port`, `metrics.bind_address` | `OTEL_EXPORTER_PROMETHEUS_PORT`, `OTEL_EXPORTER_PROMETHEUS_HOST` | 9464, `localhost` |
 //!
 //! The `TRACES_` variant of a variable wins over the general one. Without a variable:
 //! `metrics.path`, `metrics.namespace`, `metrics.subsystem`, `metrics.collect_runtime`,
@@ -28,7 +28,7 @@
 //! let config = Config::from_yaml_str("tracing:\n  exporter: zipkin\n")?;
 //! let settings = OtelSettings::from_config(&config)?;
 //! assert_eq!(settings.tracing.exporter, Exporter::Zipkin);
-//! assert_eq!(settings.metrics.port, 9090); // a default
+//! assert_eq!(settings.metrics.port, 9464); // a default
 //! # Ok::<(), hyperion::ConfigError>(())
 //! ```
 
@@ -469,11 +469,18 @@ impl Default for BatchSettings {
 pub struct MetricsSettings {
     /// Where metrics go. Default: [`MetricsExporter::Prometheus`].
     pub exporter: MetricsExporter,
-    /// The port of the Prometheus endpoint; 0 picks a free port. Default: 9090.
+    /// The port of the Prometheus endpoint; 0 picks a free port. Default: 9464, the
+    /// OpenTelemetry default for `OTEL_EXPORTER_PROMETHEUS_PORT` (9090 is Prometheus's own).
     pub port: u16,
     /// The address the Prometheus endpoint listens on (an IP address or host name).
-    /// Default: `"0.0.0.0"`.
+    /// Default: `"localhost"`, the OpenTelemetry default for `OTEL_EXPORTER_PROMETHEUS_HOST`:
+    /// a scraper on another host needs it set (`"0.0.0.0"` for every interface).
     pub bind_address: String,
+    /// Whether the adapter serves the endpoint on a listener of its own. Default: `true`.
+    /// `false` for an application that mounts
+    /// [`PrometheusEndpoint::router`](crate::PrometheusEndpoint::router) in its own server:
+    /// then no port is taken and `port` and `bind_address` are not used.
+    pub listen: bool,
     /// The HTTP path of the Prometheus endpoint; starts with `/`. Default: `"/metrics"`.
     pub path: String,
     /// A prefix for every metric name (Prometheus namespace). Default: none.
@@ -502,8 +509,9 @@ impl Default for MetricsSettings {
     fn default() -> Self {
         Self {
             exporter: MetricsExporter::Prometheus,
-            port: 9090,
-            bind_address: "0.0.0.0".to_owned(),
+            port: 9464,
+            bind_address: "localhost".to_owned(),
+            listen: true,
             path: "/metrics".to_owned(),
             namespace: None,
             subsystem: None,

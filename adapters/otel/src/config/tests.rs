@@ -117,8 +117,11 @@ fn tracing_batch_defaults() {
 fn metrics_defaults() {
     let m = ok("", &[]).metrics;
     assert_eq!(m.exporter, MetricsExporter::Prometheus);
-    assert_eq!(m.port, 9090);
-    assert_eq!(m.bind_address, "0.0.0.0");
+    // The OpenTelemetry defaults for OTEL_EXPORTER_PROMETHEUS_{PORT,HOST}: not Prometheus's own
+    // port, and not every interface.
+    assert_eq!(m.port, 9464);
+    assert_eq!(m.bind_address, "localhost");
+    assert!(m.listen);
     assert_eq!(m.path, "/metrics");
     assert_eq!(m.namespace, None);
     assert_eq!(m.subsystem, None);

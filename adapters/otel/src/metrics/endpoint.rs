@@ -48,7 +48,8 @@ impl PrometheusEndpoint {
         }
     }
 
-    /// Where the adapter's own listener serves (useful with `metrics.port: 0`).
+    /// Where the adapter's own listener serves (useful with `metrics.port: 0`); `None` with
+    /// `metrics.listen: false`.
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.local_addr
     }

@@ -38,18 +38,25 @@ impl OtelModule {
         let prometheus = match m.exporter {
             MetricsExporter::Prometheus | MetricsExporter::Both => {
                 let sink = Arc::new(prometheus::PrometheusSink::new(m));
-                let listener = endpoint::bind(m).map_err(config_error)?;
-                let addr = listener.local_addr().ok();
+                // With `metrics.listen: false` the application serves the router itself.
+                let listener = if m.listen {
+                    Some(endpoint::bind(m).map_err(config_error)?)
+                } else {
+                    None
+                };
+                let addr = listener.as_ref().and_then(|l| l.local_addr().ok());
                 let ep = PrometheusEndpoint::new(
                     sink.clone(),
                     runtime_metrics.clone(),
                     m.path.clone(),
                     addr,
                 );
-                server = Some(
-                    endpoint::serve(&ep, listener, &AdapterRuntime::get(runtime)?)
-                        .map_err(module_error)?,
-                );
+                if let Some(listener) = listener {
+                    server = Some(
+                        endpoint::serve(&ep, listener, &AdapterRuntime::get(runtime)?)
+                            .map_err(module_error)?,
+                    );
+                }
                 *self.endpoint.lock().unwrap_or_else(|p| p.into_inner()) = Some(ep);
                 Some(sink)
             }
