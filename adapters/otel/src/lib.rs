@@ -220,60 +220,92 @@ impl Module for OtelModule {
         request: &'a BuildRequest<'a>,
     ) -> BoxFuture<'a, Result<Box<dyn ModuleInstance>, ModuleError>> {
         Box::pin(async move {
-            let settings = OtelSettings::from_source(&request.source, request.signals)
-                .map_err(|e| request.config_error(e))?;
-            let config = (request.config, &settings);
-            let stats = Arc::new(Stats::default());
-            *self.stats.lock().unwrap_or_else(|p| p.into_inner()) = stats.clone();
-            let mut runtime = None;
-            let mut instance = OtelInstance {
-                provider: None,
-                tracer: None,
-                meters: None,
-                meter_provider: None,
-                logger: None,
-                runtime_metrics: None,
-                background: Mutex::new(Background::default()),
-                stats: stats.clone(),
-                runtime: None,
-            };
-            if request.signals.tracing {
-                let provider = self.tracer_provider(config, &stats, &mut runtime).await?;
-                let scope = opentelemetry::InstrumentationScope::builder("hyperion")
-                    .with_version(env!("CARGO_PKG_VERSION"))
-                    .build();
-                let tracer = provider.tracer_with_scope(scope);
-                instance.tracer = Some(Arc::new(traces::tracer::OtelTracer::new(tracer)));
-                instance.provider = Some(provider);
-            }
-            if request.signals.metrics {
-                let meters = self.meter_provider(config, &mut runtime).await?;
-                if settings.metrics.collect_runtime {
-                    instance.runtime_metrics = Some(RuntimeCollection {
-                        metrics: meters.runtime.clone(),
-                        app_runtime: tokio::runtime::Handle::try_current().ok(),
-                    });
-                }
-                instance.meters = meters.otlp.clone();
-                instance
-                    .background
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .server = meters.server;
-                let provider = Arc::new(meters.provider);
-                *self.meters.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some(Arc::downgrade(&provider));
-                instance.meter_provider = Some(provider);
-            }
-            if request.signals.logging {
-                let logger = Arc::new(self.logger(config, &mut runtime).await?);
-                *self.loggers.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some(Arc::downgrade(&logger));
-                instance.logger = Some(logger);
-            }
-            instance.runtime = runtime;
-            Ok(Box::new(instance) as Box<dyn ModuleInstance>)
+            self.build_instance(request)
+                .await
+                .map_err(|error| locate(request, error))
         })
+    }
+}
+
+/// A value rejected while building (an endpoint that is no URL, a bad log directive, a port in
+/// use) gets the file or environment variable it came from, as errors found while loading do.
+fn locate(request: &BuildRequest<'_>, error: ModuleError) -> ModuleError {
+    let unlocated = error
+        .source
+        .as_deref()
+        .and_then(|source| source.downcast_ref::<ConfigError>())
+        .and_then(|source| match source {
+            ConfigError::Invalid {
+                key,
+                found,
+                expected,
+                origin: None,
+            } => Some((key, found, expected)),
+            _ => None,
+        });
+    match unlocated {
+        Some((key, found, expected)) => request.invalid(key, found, expected.as_str()),
+        None => error,
+    }
+}
+
+impl OtelModule {
+    async fn build_instance(
+        &self,
+        request: &BuildRequest<'_>,
+    ) -> Result<Box<dyn ModuleInstance>, ModuleError> {
+        let settings = OtelSettings::from_source(&request.source, request.signals)
+            .map_err(|e| request.config_error(e))?;
+        let config = (request.config, &settings);
+        let stats = Arc::new(Stats::default());
+        *self.stats.lock().unwrap_or_else(|p| p.into_inner()) = stats.clone();
+        let mut runtime = None;
+        let mut instance = OtelInstance {
+            provider: None,
+            tracer: None,
+            meters: None,
+            meter_provider: None,
+            logger: None,
+            runtime_metrics: None,
+            background: Mutex::new(Background::default()),
+            stats: stats.clone(),
+            runtime: None,
+        };
+        if request.signals.tracing {
+            let provider = self.tracer_provider(config, &stats, &mut runtime).await?;
+            let scope = opentelemetry::InstrumentationScope::builder("hyperion")
+                .with_version(env!("CARGO_PKG_VERSION"))
+                .build();
+            let tracer = provider.tracer_with_scope(scope);
+            instance.tracer = Some(Arc::new(traces::tracer::OtelTracer::new(tracer)));
+            instance.provider = Some(provider);
+        }
+        if request.signals.metrics {
+            let meters = self.meter_provider(config, &mut runtime).await?;
+            if settings.metrics.collect_runtime {
+                instance.runtime_metrics = Some(RuntimeCollection {
+                    metrics: meters.runtime.clone(),
+                    app_runtime: tokio::runtime::Handle::try_current().ok(),
+                });
+            }
+            instance.meters = meters.otlp.clone();
+            instance
+                .background
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .server = meters.server;
+            let provider = Arc::new(meters.provider);
+            *self.meters.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(Arc::downgrade(&provider));
+            instance.meter_provider = Some(provider);
+        }
+        if request.signals.logging {
+            let logger = Arc::new(self.logger(config, &mut runtime).await?);
+            *self.loggers.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::downgrade(&logger));
+            instance.logger = Some(logger);
+        }
+        instance.runtime = runtime;
+        Ok(Box::new(instance) as Box<dyn ModuleInstance>)
     }
 }
 

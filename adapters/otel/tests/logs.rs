@@ -272,3 +272,108 @@ async fn interleaved_calls_on_one_thread_each_get_their_own_ids() {
         assert_eq!(line["span_id"], spans[&n].span_id().to_string(), "{line}");
     }
 }
+
+/// Builds from YAML text and the given environment variables (not the process's).
+async fn build_with_env(
+    yaml: &str,
+    env: &[(&str, &str)],
+    buffer: &Arc<Mutex<Vec<u8>>>,
+) -> Result<Telemetry, hyperion::BuildError> {
+    let module = OtelModule::new().with_log_buffer(buffer.clone());
+    let config = hyperion::ConfigLoader::new()
+        .yaml(yaml)
+        .env(env.iter().copied())
+        .load()
+        .unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+    Telemetry::builder()
+        .module(module)
+        .config(config)
+        .build()
+        .await
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn rust_log_off_silences_everything_and_wins_over_the_yaml() {
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    let yaml = "tracing:\n  exporter: none\nmetrics:\n  enabled: false\nlogging:\n  level: debug\n  directives: \"app=trace\"\n";
+    let t = build_with_env(yaml, &[("RUST_LOG", "off")], &buffer)
+        .await
+        .unwrap();
+    let ctx = t.context();
+    ctx.log().target("app").error("dropped", &[]);
+    ctx.log().warn("dropped too", &[]);
+    t.shutdown(Duration::from_secs(5)).await.unwrap();
+    assert!(lines(&buffer).is_empty(), "{:?}", lines(&buffer));
+
+    // And a directive list in RUST_LOG replaces the YAML's.
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    let t = build_with_env(yaml, &[("RUST_LOG", "error,app=info")], &buffer)
+        .await
+        .unwrap();
+    let ctx = t.context();
+    ctx.log()
+        .target("app")
+        .debug("dropped: app is at info now", &[]);
+    ctx.log().target("app").info("kept", &[]);
+    ctx.log()
+        .target("other")
+        .warn("dropped: the default is error", &[]);
+    t.shutdown(Duration::from_secs(5)).await.unwrap();
+    let messages: Vec<String> = lines(&buffer)
+        .iter()
+        .map(|l| l["message"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(messages, ["kept"]);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_malformed_rust_log_is_an_error_naming_the_variable_and_the_directive() {
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    let yaml = "tracing:\n  exporter: none\nmetrics:\n  enabled: false\n";
+    let err = build_with_env(yaml, &[("RUST_LOG", "info,app=loud")], &buffer)
+        .await
+        .expect_err("a malformed RUST_LOG is an error")
+        .to_string();
+    for part in [
+        "invalid value for `logging.directives`",
+        "found \"info,app=loud\"",
+        "expected comma-separated `target=level` directives",
+        "the directive \"app=loud\" has the unknown level \"loud\"",
+        "(from environment variable `RUST_LOG`)",
+    ] {
+        assert!(err.contains(part), "missing {part:?} in: {err}");
+    }
+    assert!(!err.contains("expected invalid"), "{err}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn values_rejected_while_building_name_where_they_came_from() {
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    // An endpoint that is no URL, from the standard variable.
+    let err = build_with_env(
+        "metrics:\n  enabled: false\n",
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://[::1")],
+        &buffer,
+    )
+    .await
+    .expect_err("a bad endpoint is an error")
+    .to_string();
+    assert!(err.contains("`tracing.endpoint`"), "{err}");
+    assert!(
+        err.contains("(from environment variable `OTEL_EXPORTER_OTLP_ENDPOINT`)"),
+        "{err}"
+    );
+
+    // A port in use, from YAML text.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let yaml = format!(
+        "tracing:\n  exporter: none\nmetrics:\n  port: {port}\n  bind_address: 127.0.0.1\n"
+    );
+    let err = build_with_env(&yaml, &[], &buffer)
+        .await
+        .expect_err("a port in use is an error")
+        .to_string();
+    assert!(err.contains("`metrics.port`"), "{err}");
+    assert!(err.contains("(from YAML text)"), "{err}");
+}

@@ -44,7 +44,8 @@ impl Filter {
     /// `off`, in any case. Spaces around items are ignored, and so are empty items; when the
     /// same target (or a bare level) appears twice, the last one counts.
     ///
-    /// The error names the bad directive and what is allowed.
+    /// The error says what is allowed and names the bad item and its problem, worded to follow
+    /// "expected" in a configuration error.
     pub(crate) fn new(level: Level, directives: Option<&str>) -> Result<Filter, String> {
         let mut default = Some(level);
         let mut parsed: Vec<Directive> = Vec::new();
@@ -57,26 +58,17 @@ impl Filter {
                 None => match parse_level(item) {
                     Some(threshold) => default = threshold,
                     None => {
-                        return Err(format!(
-                            "invalid log directive {item:?}: expected `target=level` or a bare \
-                             level, with levels {LEVELS}"
-                        ));
+                        return Err(expected(item, "no `=` and is not a level"));
                     }
                 },
                 Some((target, level)) => {
                     let target = target.trim();
                     let level = level.trim();
                     if let Some(problem) = target_problem(target) {
-                        return Err(format!(
-                            "invalid log directive {item:?}: {problem}; expected `target=level` \
-                             such as `my_app::db=debug`, with levels {LEVELS}"
-                        ));
+                        return Err(expected(item, problem));
                     }
                     let Some(threshold) = parse_level(level) else {
-                        return Err(format!(
-                            "invalid log directive {item:?}: unknown level {level:?}; expected \
-                             one of {LEVELS}"
-                        ));
+                        return Err(expected(item, &format!("the unknown level {level:?}")));
                     };
                     parsed.retain(|d| &*d.target != target);
                     parsed.push(Directive {
@@ -134,18 +126,27 @@ fn parse_level(name: &str) -> Option<Threshold> {
     name.parse::<Level>().ok().map(Some)
 }
 
+/// The `expected` part of the error for a bad directive: what is allowed, then the item and its
+/// problem.
+fn expected(item: &str, problem: &str) -> String {
+    format!(
+        "comma-separated `target=level` directives (such as `my_app::db=debug`) or a bare level, \
+         with levels {LEVELS}; the directive {item:?} has {problem}"
+    )
+}
+
 /// What is wrong with a directive's target, if anything.
 fn target_problem(target: &str) -> Option<&'static str> {
     if target.is_empty() {
-        Some("the target is empty")
+        Some("an empty target")
     } else if target.chars().any(char::is_whitespace) {
-        Some("the target contains a space")
+        Some("a space in its target")
     } else if target.contains(['=', '[', ']', '{', '}', '/']) {
         // `=` twice, or `tracing-subscriber` span filters and `env_logger` regexes, which this
         // filter does not implement.
-        Some("the target may not contain `=`, `[`, `]`, `{`, `}` or `/`")
+        Some("one of `=`, `[`, `]`, `{`, `}` or `/` in its target, which may not hold them")
     } else if target.ends_with(':') || target.ends_with('.') {
-        Some("the target ends with a separator")
+        Some("a target ending with a separator")
     } else {
         None
     }
@@ -272,23 +273,19 @@ mod tests {
                 "\"my_app=loud\"",
                 "unknown level \"loud\"",
             ),
-            (
-                "wran",
-                "\"wran\"",
-                "expected `target=level` or a bare level",
-            ),
-            ("=debug", "\"=debug\"", "the target is empty"),
-            ("a b=debug", "\"a b=debug\"", "contains a space"),
+            ("wran", "\"wran\"", "has no `=` and is not a level"),
+            ("=debug", "\"=debug\"", "an empty target"),
+            ("a b=debug", "\"a b=debug\"", "a space in its target"),
             ("a=b=debug", "\"a=b=debug\"", "unknown level \"b=debug\""),
             (
                 "my_app[span]=debug",
                 "\"my_app[span]=debug\"",
-                "may not contain",
+                "which may not hold them",
             ),
             (
                 "my_app::=debug",
                 "\"my_app::=debug\"",
-                "ends with a separator",
+                "a target ending with a separator",
             ),
             ("my_app=", "\"my_app=\"", "unknown level \"\""),
         ];

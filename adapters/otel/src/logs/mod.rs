@@ -38,6 +38,7 @@ impl OtelModule {
         runtime: &mut Option<AdapterRuntime>,
     ) -> Result<logger::OtelLogger, ModuleError> {
         let l = &config.logging;
+        // The builder adds where the value came from (the YAML file, `RUST_LOG`...).
         let filter = Filter::new(l.level.into(), l.directives.as_deref()).map_err(|e| {
             config_error(ConfigError::Invalid {
                 key: "logging.directives".to_owned(),
