@@ -62,6 +62,23 @@ pub enum ConfigError {
         /// The cause.
         source: std::io::Error,
     },
+    /// A key given twice in one YAML mapping (YAML requires unique keys; silently keeping the
+    /// last one would hide a mistake).
+    #[error(
+        "duplicate key `{key}`{}: {}; a key may appear only once in a mapping",
+        OriginSuffix(.origin),
+        Lines(*.first_line, *.line)
+    )]
+    Duplicate {
+        /// The dotted key path, e.g. `tracing.sample_rate`.
+        key: String,
+        /// The line (1-based) of the first occurrence, when known.
+        first_line: Option<usize>,
+        /// The line (1-based) of the second occurrence, when known.
+        line: Option<usize>,
+        /// The file or YAML text.
+        origin: Option<String>,
+    },
     /// The YAML is malformed; the message says where (line and column).
     #[error("malformed configuration{}: {message}", OriginSuffix(.origin))]
     Parse {
@@ -84,6 +101,19 @@ impl fmt::Display for SuggestionSuffix<'_> {
     }
 }
 
+/// Displays where a duplicate key's two occurrences are.
+struct Lines(Option<usize>, Option<usize>);
+
+impl fmt::Display for Lines {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.0, self.1) {
+            (Some(first), Some(second)) => write!(f, "at line {first} and again at line {second}"),
+            (None, Some(second)) => write!(f, "again at line {second}"),
+            _ => f.write_str("given twice"),
+        }
+    }
+}
+
 /// Displays `" (from ORIGIN)"`, or nothing.
 struct OriginSuffix<'a>(&'a Option<String>);
 
@@ -97,11 +127,13 @@ impl fmt::Display for OriginSuffix<'_> {
 }
 
 impl ConfigError {
-    /// The dotted key path the error is about, for [`Invalid`](Self::Invalid) and
-    /// [`UnknownKey`](Self::UnknownKey).
+    /// The dotted key path the error is about, for [`Invalid`](Self::Invalid),
+    /// [`UnknownKey`](Self::UnknownKey) and [`Duplicate`](Self::Duplicate).
     pub fn key(&self) -> Option<&str> {
         match self {
-            Self::Invalid { key, .. } | Self::UnknownKey { key, .. } => Some(key),
+            Self::Invalid { key, .. }
+            | Self::UnknownKey { key, .. }
+            | Self::Duplicate { key, .. } => Some(key),
             Self::Io { .. } | Self::Parse { .. } => None,
         }
     }
@@ -112,7 +144,7 @@ impl ConfigError {
         match self {
             Self::Invalid { found, .. } => Some(found),
             Self::UnknownKey { key, .. } => Some(key.rsplit('.').next().unwrap_or(key)),
-            Self::Io { .. } | Self::Parse { .. } => None,
+            Self::Io { .. } | Self::Parse { .. } | Self::Duplicate { .. } => None,
         }
     }
 
@@ -120,7 +152,7 @@ impl ConfigError {
     pub fn expected(&self) -> Option<&str> {
         match self {
             Self::Invalid { expected, .. } | Self::UnknownKey { expected, .. } => Some(expected),
-            Self::Io { .. } | Self::Parse { .. } => None,
+            Self::Io { .. } | Self::Parse { .. } | Self::Duplicate { .. } => None,
         }
     }
 
@@ -130,6 +162,7 @@ impl ConfigError {
         match self {
             Self::Invalid { origin, .. }
             | Self::UnknownKey { origin, .. }
+            | Self::Duplicate { origin, .. }
             | Self::Parse { origin, .. } => origin.as_deref(),
             Self::Io { .. } => None,
         }

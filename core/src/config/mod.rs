@@ -29,6 +29,7 @@
 //! # Ok::<(), hyperion::config::ConfigError>(())
 //! ```
 
+mod duplicates;
 pub mod duration;
 mod enums;
 mod env;

@@ -246,7 +246,7 @@ impl ConfigLoader {
     /// # Errors
     ///
     /// [`ConfigError::Io`] if the file cannot be read, [`ConfigError::Parse`] if YAML is
-    /// malformed, [`ConfigError::UnknownKey`] (in `service` and `propagation`, which only the
+    /// malformed, [`ConfigError::Duplicate`] if a YAML mapping gives a key twice, [`ConfigError::UnknownKey`] (in `service` and `propagation`, which only the
     /// core reads) or [`ConfigError::Invalid`] for a bad key or value.
     pub fn load(&self) -> Result<Config, ConfigError> {
         let mut figment = Figment::new();
@@ -255,12 +255,14 @@ impl ConfigLoader {
                 path: path.clone(),
                 source,
             })?;
+            super::duplicates::check(&text, &format!("YAML file `{}`", path.display()))?;
             figment = figment.merge(YamlSource {
                 text,
                 metadata: Metadata::from("YAML file", path.as_path()),
             });
         }
         if let Some(text) = &self.yaml {
+            super::duplicates::check(text, "YAML text")?;
             figment = figment.merge(YamlSource {
                 text: text.clone(),
                 metadata: Metadata::named("YAML text"),
