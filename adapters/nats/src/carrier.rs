@@ -102,6 +102,35 @@ impl Injector for HeaderInjector<'_> {
     }
 }
 
+/// Removes every `traceparent`, `tracestate` and `baggage` header, in any letter case, so that
+/// what is injected next is the only trace context the message carries (headers forwarded from
+/// a message received would otherwise keep another trace's `tracestate` or `baggage`, or a
+/// second spelling of `traceparent` that makes the receiver drop both).
+///
+/// async-nats' `HeaderMap` has no `remove`: the map is rebuilt, only when it holds one of them.
+pub(crate) fn strip_propagation(headers: &mut HeaderMap) {
+    let is_propagation = |name: &str| {
+        ["traceparent", "tracestate", "baggage"]
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(name))
+    };
+    if !headers
+        .iter()
+        .any(|(name, _)| is_propagation(name.as_ref()))
+    {
+        return;
+    }
+    let mut kept = HeaderMap::new();
+    for (name, values) in headers.iter() {
+        if !is_propagation(name.as_ref()) {
+            for value in values {
+                kept.append(name.clone(), value.clone());
+            }
+        }
+    }
+    *headers = kept;
+}
+
 #[cfg(test)]
 mod tests {
     use hyperion::PropagationLimits;
@@ -150,6 +179,22 @@ mod tests {
         assert!(extract_trace_context(&HeaderExtractor(&h), &PropagationLimits::DEFAULT).is_none());
         // A name NATS would refuse is not a panic, just absent.
         assert_eq!(HeaderExtractor(&h).get("bad:name"), None);
+    }
+
+    #[test]
+    fn stripping_removes_every_spelling_and_keeps_the_rest() {
+        let mut h = HeaderMap::new();
+        h.insert("Traceparent", TP);
+        h.insert("tracestate", "a=1");
+        h.insert("BAGGAGE", "b=2");
+        h.append("x-app", "1");
+        h.append("x-app", "2");
+        strip_propagation(&mut h);
+        assert_eq!(h.len(), 1);
+        assert_eq!(
+            h.get_all("x-app").map(|v| v.as_str()).collect::<Vec<_>>(),
+            ["1", "2"]
+        );
     }
 
     #[test]

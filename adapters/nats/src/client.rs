@@ -10,12 +10,12 @@ use async_nats::client::{PublishError, PublishErrorKind, RequestError};
 use async_nats::{Client, HeaderMap, Message, Subject, SubscribeError, Subscriber, ToSubject};
 use bytes::Bytes;
 use futures_core::Stream;
-use hyperion::{Context, Link, Telemetry};
+use hyperion::{Context, Telemetry};
 
 use crate::jetstream::TracedJetStream;
 use crate::process::Processor;
 use crate::semconv::{self as sc, Metric};
-use crate::shared::{self, ServerAddress, Shared, Start};
+use crate::shared::{self, Destination, ServerAddress, Shared, Start};
 
 /// An [`async_nats::Client`] whose publishes and requests carry the caller's trace in their
 /// headers and are recorded as spans and `messaging.client.operation.duration`. Cheap to clone
@@ -129,13 +129,15 @@ impl TracedClient {
             };
         }
         // Boxed: the recording path's state stays out of the future the no-op path builds.
-        Box::pin(self.publish_recorded(ctx, subject.to_subject(), HeaderMap::new(), payload)).await
+        let subject = subject.to_subject();
+        let destination = self.shared.destination(&subject);
+        Box::pin(self.publish_recorded(ctx, &subject, destination, HeaderMap::new(), payload)).await
     }
 
     /// [`publish`](Self::publish) with headers of the caller's. The propagation headers are
-    /// added to them; but if they already hold a valid `traceparent` — a creation context of
-    /// the caller's own — it is left as it is (with its `tracestate` and `baggage`) and the
-    /// span is a CLIENT `send {subject}` span linking to it, as the messaging conventions ask.
+    /// put in them, replacing any `traceparent`, `tracestate` and `baggage` they hold (in any
+    /// letter case): headers forwarded from a message received carry another span's context,
+    /// which must not travel on as this message's.
     pub async fn publish_with_headers<S: ToSubject>(
         &self,
         ctx: &Context,
@@ -144,46 +146,29 @@ impl TracedClient {
         payload: Bytes,
     ) -> Result<(), PublishError> {
         if !self.shared.records(Metric::Client) {
-            if self.shared.creation_span(Some(&headers)).is_none() {
-                shared::propagate_into(ctx, &mut headers);
-            }
+            shared::propagate_into(ctx, &mut headers);
             return self
                 .client
                 .publish_with_headers(subject, headers, payload)
                 .await;
         }
-        Box::pin(self.publish_recorded(ctx, subject.to_subject(), headers, payload)).await
+        let subject = subject.to_subject();
+        let destination = self.shared.destination(&subject);
+        Box::pin(self.publish_recorded(ctx, &subject, destination, headers, payload)).await
     }
 
     async fn publish_recorded(
         &self,
         ctx: &Context,
-        subject: Subject,
+        subject: &Subject,
+        destination: Destination<'_>,
         mut headers: HeaderMap,
         payload: Bytes,
     ) -> Result<(), PublishError> {
-        let custom = self.shared.creation_span(Some(&headers));
-        let operation = match custom {
-            Some(_) => &sc::SEND_CUSTOM_CONTEXT,
-            None => &sc::SEND,
-        };
-        let mut start = Start::new(operation, self.shared.destination(&subject));
+        let mut start = Start::new(&sc::SEND, destination);
         start.body_size = Some(payload.len());
-        let link;
-        let links: &[Link<'_>] = match custom {
-            Some(context) => {
-                link = [Link {
-                    context,
-                    attributes: &[],
-                }];
-                &link
-            }
-            None => &[],
-        };
-        let op = self.shared.start(&self.shared.parent(ctx), &start, links);
-        if operation.span_kind == hyperion::SpanKind::Producer {
-            op.inject(&mut headers);
-        }
+        let op = self.shared.start(&self.shared.parent(ctx), &start, &[]);
+        op.inject(&mut headers);
         // Nothing to carry (no trace, tracing off): the message goes out without headers.
         let result = if headers.is_empty() {
             self.client.publish(subject.clone(), payload).await
@@ -198,7 +183,10 @@ impl TracedClient {
 
     /// Publishes `payload` to the reply subject of `request` (a message received by a
     /// responder), as [`publish`](Self::publish) does: a PRODUCER span `send _INBOX.*` (the
-    /// inbox is temporary), usually a child of the context the handler got.
+    /// inbox is temporary), usually a child of the context the handler got. A reply subject is
+    /// always temporary: one of a prefix this client does not know (another client's custom
+    /// inbox prefix, `_INBOX_<user>.`) is named by its first token (`_INBOX_alice.*`), so that
+    /// no reply subject reaches a span name or a metric attribute.
     ///
     /// Fails with `PublishErrorKind::InvalidSubject` if the message has no reply subject.
     pub async fn respond(
@@ -208,6 +196,23 @@ impl TracedClient {
         payload: Bytes,
     ) -> Result<(), PublishError> {
         match &request.reply {
+            Some(reply) if self.shared.records(Metric::Client) => {
+                let known = self.shared.destination(reply);
+                let template;
+                let destination = if known.temporary {
+                    known
+                } else {
+                    let first = reply.split('.').next().unwrap_or_default();
+                    template = format!("{first}.*");
+                    Destination {
+                        name: Some(reply),
+                        template: Some(&template),
+                        temporary: true,
+                    }
+                };
+                let headers = HeaderMap::new();
+                Box::pin(self.publish_recorded(ctx, reply, destination, headers, payload)).await
+            }
             Some(reply) => self.publish(ctx, reply.clone(), payload).await,
             None => Err(PublishError::with_source(
                 PublishErrorKind::InvalidSubject,

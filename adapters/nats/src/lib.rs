@@ -42,7 +42,6 @@
 //! | call | span | kind | `messaging.operation.name` / `.type` | histogram |
 //! |---|---|---|---|---|
 //! | [`TracedClient::publish`], [`respond`](TracedClient::respond) | `send {subject}` | PRODUCER | `send` / `send` | `messaging.client.operation.duration` |
-//! | the same, headers already holding a `traceparent` | `send {subject}`, linked to it | CLIENT | `send` / `send` | same |
 //! | [`TracedClient::request`] | `request {subject}` | CLIENT | `request` / `send` | same |
 //! | [`TracedJetStream::publish`] (ends at the acknowledgement) | `send {subject}` | PRODUCER | `send` / `send` | same |
 //! | [`Processor::ack`] | `ack {subject}` (`nak`, `progress`, `next`, `term`) | CLIENT | `ack`... / `settle` | same |
@@ -77,8 +76,16 @@
 //!   A `ctx` of another telemetry keeps its trace and baggage; the span is recorded here.
 //! - **Process**: the message's creation context — the producer's span extracted from its
 //!   headers — is the parent, and the span also links to it (the conventions allow the parent
-//!   for single messages and recommend the link). The ambient span of the calling code is not
-//!   used. A batch has no single parent: a new trace, with one link per message.
+//!   for single messages and recommend the link). The span the calling code runs under (the
+//!   bridge's, read when `process` starts: a handler's, a poll loop's) is linked too, as the
+//!   conventions ask when the creation context is the parent; a message without a creation
+//!   context starts a new trace linked to it. A batch has no single parent: a new trace, with
+//!   one link per message.
+//! - **Headers of the caller's** (`*_with_headers`): the propagation headers replace any
+//!   `traceparent`, `tracestate` and `baggage` there, in any letter case, so that headers
+//!   forwarded from a received message do not carry its trace on. (A creation context of the
+//!   caller's own, which the conventions say to leave unmodified, cannot be told apart from a
+//!   forwarded one; it is replaced too.)
 //! - **Request-reply**: the request's CLIENT span is injected, so the responder's process span is
 //!   its child, and the reply's `send _INBOX.*` span a child of that.
 //!
@@ -91,6 +98,11 @@
 //! `send _INBOX.*` (`{prefix}.*` for a custom prefix), has `messaging.destination.template =
 //! _INBOX.*` and `messaging.destination.temporary = true` (and the full subject in
 //! `messaging.destination.name`), and the histograms get the template, never the subject.
+//! JetStream's ack subjects (`$JS.ACK.…`) are inboxes too, and [`TracedClient::respond`] treats
+//! any reply subject as one: of a prefix this client does not know, it is named by its first
+//! token (`_INBOX_alice.*`). Other subjects are recorded as given: a publisher to per-entity
+//! subjects (`orders.<id>`) or a JetStream consumer on `orders.>` should set a template
+//! ([`Processor::destination_template`]) to keep the series bounded.
 //! Likewise a subscription to a wildcard subject (`orders.*`, `orders.>`) makes the subject
 //! the template of its processor ([`Processor::destination_template`]).
 //!
@@ -122,7 +134,11 @@
 //!   `wrong_last_sequence`, `timed_out`, `broken_pipe`, `max_ack_pending`,
 //!   `max_payload_exceeded`, `_OTHER`; for settling `_OTHER`; for handlers the error's type name
 //!   (as `Context::intercept` reports it); `cancelled` for a future dropped before it completed
-//!   and `panic` for a handler that panicked.
+//!   and `panic` for a handler whose future is dropped while the thread unwinds (a panic
+//!   elsewhere that drops the future reads as `panic` too).
+//! - A JetStream publish's span and duration end when its acknowledgement is awaited, not when
+//!   it arrives: awaiting acks later (publish N, then await N) adds that delay; an ack future
+//!   dropped unawaited ends the span without a status or a duration.
 //! - Not recorded: "create" spans (every API sends one message, so the send span is its creation
 //!   context), "receive" spans (messages reach the application through async-nats' streams,
 //!   already prefetched), `messaging.message.id` (core NATS has none), `messaging.client.id`,
@@ -137,7 +153,9 @@
 //! A message without trace headers, or with malformed ones (a garbage `traceparent`, two of
 //! them, an invalid `tracestate`), is processed normally under a new trace: the core's codec
 //! ignores what it cannot read, as the W3C specifications say, and never panics. Nothing is
-//! dropped. Header names are matched without regard to ASCII case ([`HeaderExtractor`]).
+//! dropped (of the messages async-nats delivers: one whose header bytes it cannot parse never
+//! reaches the application). Header names are matched without regard to ASCII case
+//! ([`HeaderExtractor`]).
 //!
 //! ## Cost when nothing records
 //!

@@ -7,6 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use async_nats::jetstream::{self, AckKind};
+use hyperion::context::with_current_span_context;
 use hyperion::{CallResult, Context, KeyValue, Link, Outcome, SpanContext, kv};
 
 use crate::semconv::{self as sc, Metric};
@@ -195,16 +196,28 @@ impl Processor {
         start.subscription = info.map(|i| i.consumer);
         start.delivered = info.map(|i| i.delivered);
         start.body_size = Some(msg.payload.len());
-        let link = [Link {
-            context: creation.span_context().clone(),
-            attributes: &[],
-        }];
-        let links: &[Link<'_>] = if shared.tracing && creation.span_context().is_valid() {
-            &link
-        } else {
-            &[]
-        };
-        let op = shared.start(&creation, &start, links);
+        // The producer's span is the parent and a link; the span the calling code runs under
+        // (an HTTP handler, a poll loop's span: the core's bridge, read now) a link too, as the
+        // conventions ask when the creation context is the parent.
+        let mut links = Vec::with_capacity(2);
+        if shared.tracing {
+            let created = creation.span_context();
+            if created.is_valid() {
+                links.push(Link {
+                    context: created.clone(),
+                    attributes: &[],
+                });
+            }
+            with_current_span_context(|ambient| {
+                if ambient.is_valid() && ambient.span_id() != created.span_id() {
+                    links.push(Link {
+                        context: ambient.clone(),
+                        attributes: &[],
+                    });
+                }
+            });
+        }
+        let op = shared.start(&creation, &start, &links);
         let result = run(op.ctx.clone(), handler).await;
         op.finish(failure(&result.outcome()));
         result

@@ -74,15 +74,6 @@ pub(crate) static SEND: Operation = Operation {
     metric: Metric::Client,
 };
 
-/// A publish whose headers already carry the caller's own creation context (`traceparent`): a
-/// CLIENT "send" span that links to it, leaving the message's context as it is.
-pub(crate) static SEND_CUSTOM_CONTEXT: Operation = Operation {
-    name: "send",
-    kind_type: "send",
-    span_kind: SpanKind::Client,
-    metric: Metric::Client,
-};
-
 /// A request: the message is sent and the span waits for the reply. A synchronous call, so a
 /// CLIENT span; its type is `send` (a message provided for sending), its name `request`.
 pub(crate) static REQUEST: Operation = Operation {

@@ -93,7 +93,8 @@ impl Shared {
             .unit("s")
             .boundaries(sc::DURATION_BOUNDARIES)
             .build();
-        let mut inboxes = vec![Inbox::new("_INBOX")];
+        // JetStream's ack subjects are reply subjects too (`$JS.ACK.<stream>.<consumer>...`).
+        let mut inboxes = vec![Inbox::new("_INBOX"), Inbox::new("$JS.ACK")];
         // The client's own prefix (`ConnectOptions::custom_inbox_prefix`): what its inboxes
         // start with, everything before the last token of a fresh one.
         let sample = client.new_inbox();
@@ -128,14 +129,21 @@ impl Shared {
 
     /// How a subject is described: an inbox is temporary, with the inbox template.
     pub(crate) fn destination<'a>(&'a self, subject: &'a str) -> Destination<'a> {
+        // Longest prefix first: a custom prefix may start with `_INBOX.` itself.
+        let mut best: Option<&Inbox> = None;
         for inbox in &self.inboxes {
-            if subject.starts_with(&*inbox.prefix) {
-                return Destination {
-                    name: Some(subject),
-                    template: Some(&inbox.template),
-                    temporary: true,
-                };
+            if subject.starts_with(&*inbox.prefix)
+                && best.is_none_or(|b| inbox.prefix.len() > b.prefix.len())
+            {
+                best = Some(inbox);
             }
+        }
+        if let Some(inbox) = best {
+            return Destination {
+                name: Some(subject),
+                template: Some(&inbox.template),
+                temporary: true,
+            };
         }
         Destination {
             name: Some(subject),
@@ -387,6 +395,7 @@ pub(crate) struct Op<'a> {
 impl<'a> Op<'a> {
     /// Writes the operation's context into message headers.
     pub(crate) fn inject(&self, headers: &mut HeaderMap) {
+        crate::carrier::strip_propagation(headers);
         self.ctx.inject(&mut HeaderInjector(headers));
     }
 
@@ -492,34 +501,36 @@ impl Drop for Op<'_> {
     }
 }
 
-/// The headers to send when nothing is recorded: the caller's context if it holds a span or
-/// baggage, else the bridge's span (read now), else none (the message goes out unchanged).
-pub(crate) fn propagation_headers(ctx: &Context) -> Option<HeaderMap> {
-    if ctx.span_context().is_valid() || !ctx.baggage().is_empty() {
-        let mut headers = HeaderMap::new();
-        inject_into(ctx.span_context(), ctx.baggage(), &mut headers);
-        return Some(headers);
+/// What is sent when nothing is recorded, by the same rule as [`Shared::parent`]: the
+/// caller's span if it holds one, else the bridge's span (read now); the caller's baggage.
+fn unrecorded<R>(ctx: &Context, f: impl FnOnce(&SpanContext, &Baggage) -> R) -> R {
+    if ctx.span_context().is_valid() {
+        f(ctx.span_context(), ctx.baggage())
+    } else {
+        with_current_span_context(|current| f(current, ctx.baggage()))
     }
-    with_current_span_context(|current| {
-        current.is_valid().then(|| {
+}
+
+/// The headers to send when nothing is recorded (see [`unrecorded`]); none when there is no
+/// span and no baggage (the message goes out unchanged).
+pub(crate) fn propagation_headers(ctx: &Context) -> Option<HeaderMap> {
+    unrecorded(ctx, |span, baggage| {
+        (span.is_valid() || !baggage.is_empty()).then(|| {
             let mut headers = HeaderMap::new();
-            inject_into(current, &Baggage::EMPTY, &mut headers);
+            inject_into(span, baggage, &mut headers);
             headers
         })
     })
 }
 
-/// Adds the caller's context (or the bridge's span) to headers the caller built, when nothing
-/// is recorded.
+/// Puts the context (see [`unrecorded`]) into headers the caller built, in place of any
+/// propagation headers they hold, when nothing is recorded.
 pub(crate) fn propagate_into(ctx: &Context, headers: &mut HeaderMap) {
-    if ctx.span_context().is_valid() || !ctx.baggage().is_empty() {
-        inject_into(ctx.span_context(), ctx.baggage(), headers);
-    } else {
-        with_current_span_context(|current| inject_into(current, &Baggage::EMPTY, headers));
-    }
+    unrecorded(ctx, |span, baggage| inject_into(span, baggage, headers));
 }
 
 fn inject_into(span: &SpanContext, baggage: &Baggage, headers: &mut HeaderMap) {
+    crate::carrier::strip_propagation(headers);
     let mut injector = HeaderInjector(headers);
     hyperion::propagation::inject_trace_context(span, &mut injector);
     hyperion::propagation::inject_baggage(baggage, &mut injector);

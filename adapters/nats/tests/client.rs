@@ -535,35 +535,182 @@ async fn a_batch_is_one_consumer_span_linking_every_producer() {
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn a_callers_own_creation_context_is_kept_and_linked() {
+async fn forwarded_propagation_headers_are_replaced_in_every_spelling() {
+    // Headers forwarded from a message received: another trace's context, in two spellings.
+    let stale = || {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(
+            "Traceparent",
+            "00-07070707070707070707070707070707-0808080808080808-01",
+        );
+        headers.insert("traceparent", "garbage");
+        headers.insert("tracestate", "other=1");
+        headers.insert("BAGGAGE", "stale=1");
+        headers.insert("x-app", "1");
+        headers
+    };
     let (telemetry, store) = memory().await;
     let traced = TracedClient::new(connect().await, &telemetry);
-    let subject = subject("custom");
+    let subject = subject("forward");
     let mut sub = traced.subscribe(subject.clone()).await.unwrap();
-    let own = "00-07070707070707070707070707070707-0808080808080808-01";
-    let mut headers = async_nats::HeaderMap::new();
-    headers.insert("traceparent", own);
-    headers.insert("x-app", "1");
+    let (ctx, mut handler) = telemetry
+        .context()
+        .start_span("handler", SpanOptions::server());
+    let ctx = ctx.with_baggage(Baggage::EMPTY.with("tenant", "acme"));
     traced
-        .publish_with_headers(&telemetry.context(), subject.clone(), headers, "x".into())
+        .publish_with_headers(&ctx, subject.clone(), stale(), "x".into())
         .await
         .unwrap();
     let message = next(&mut sub).await;
-    assert_eq!(header(&message, "traceparent"), Some(own));
-    assert_eq!(header(&message, "x-app"), Some("1"));
-    let snapshot = flushed(&telemetry, &store).await;
+    let seen = Seen::default();
+    let _: Done = sub
+        .process(&message, |ctx| {
+            seen.push(&ctx);
+            async { Ok(()) }
+        })
+        .await;
+    handler.end();
 
-    let send = snapshot
-        .span(&format!("send {subject}"))
-        .kind(SpanKind::Client)
-        .attribute("messaging.operation.type", "send")
-        .span();
-    assert_eq!(send.links.len(), 1);
+    let headers = message.headers.as_ref().unwrap();
+    let names: Vec<String> = headers.iter().map(|(n, _)| n.to_string()).collect();
+    for (name, expected) in [("traceparent", 1), ("tracestate", 0), ("baggage", 1)] {
+        let count = names
+            .iter()
+            .filter(|n| n.eq_ignore_ascii_case(name))
+            .count();
+        assert_eq!(count, expected, "{name} in {names:?}");
+    }
+    assert_eq!(header(&message, "x-app"), Some("1"));
+    assert_eq!(header(&message, "baggage"), Some("tenant=acme"));
+    let snapshot = flushed(&telemetry, &store).await;
+    // The consumer continues this trace, not the forwarded one.
+    snapshot
+        .root("handler")
+        .child(&format!("send {subject}"))
+        .kind(SpanKind::Producer)
+        .child(&format!("process {subject}"));
+    assert_eq!(seen.all()[0].baggage().get("tenant"), Some("acme"));
+    assert_eq!(seen.all()[0].baggage().get("stale"), None);
+
+    // With nothing recording, the same: the stale context does not travel on.
+    let noop = TracedClient::new(connect().await, &Telemetry::noop());
+    noop.publish_with_headers(&Context::noop(), subject.clone(), stale(), "y".into())
+        .await
+        .unwrap();
+    let message = next(&mut sub).await;
+    let names: Vec<String> = message
+        .headers
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|(n, _)| n.to_string())
+        .collect();
+    assert_eq!(names, ["x-app"]);
+}
+
+#[tokio::test]
+async fn processing_under_a_span_links_to_it() {
+    let (telemetry, store) = memory().await;
+    let traced = TracedClient::new(connect().await, &telemetry);
+    let subject = subject("ambient");
+    let mut sub = traced.subscribe(subject.clone()).await.unwrap();
+    let (producer_ctx, mut producer) = telemetry
+        .context()
+        .start_span("producer", SpanOptions::new());
+    traced
+        .publish(&producer_ctx, subject.clone(), "traced".into())
+        .await
+        .unwrap();
+    producer.end();
+    // A message without trace headers too, from a plain client (once the server has the
+    // subscription).
+    server_processed(traced.client()).await;
+    let plain = connect().await;
+    plain.publish(subject.clone(), "plain".into()).await.unwrap();
+    plain.flush().await.unwrap();
+    let traced_message = next(&mut sub).await;
+    let plain_message = next(&mut sub).await;
+    let (poll_ctx, mut poll) = telemetry.context().start_span("poll", SpanOptions::new());
+    for message in [&traced_message, &plain_message] {
+        let _: Done = poll_ctx
+            .scope(sub.process(message, |_| async { Ok(()) }))
+            .await;
+    }
+    poll.end();
+
+    let snapshot = flushed(&telemetry, &store).await;
+    let processed: Vec<_> = snapshot
+        .spans
+        .iter()
+        .filter(|s| s.name == format!("process {subject}"))
+        .collect();
+    assert_eq!(processed.len(), 2, "{}", snapshot.tree());
+    let send = snapshot.span(&format!("send {subject}")).span().clone();
+    // The traced message: child of the send span, linked to it and to the poll span.
+    let linked: Vec<SpanId> = processed[0]
+        .links
+        .iter()
+        .map(|l| l.context.span_id())
+        .collect();
+    assert_eq!(processed[0].parent_span_id, Some(send.context.span_id()));
     assert_eq!(
-        send.links[0].context.trace_id(),
-        TraceId::from_bytes([7; 16])
+        linked,
+        [send.context.span_id(), poll.span_context().span_id()]
     );
-    assert_ne!(send.context.trace_id(), TraceId::from_bytes([7; 16]));
+    // The plain one: a new trace, linked to the poll span only.
+    assert_eq!(processed[1].parent_span_id, None);
+    let linked: Vec<SpanId> = processed[1]
+        .links
+        .iter()
+        .map(|l| l.context.span_id())
+        .collect();
+    assert_eq!(linked, [poll.span_context().span_id()]);
+}
+
+#[tokio::test]
+async fn a_reply_to_an_unknown_inbox_prefix_is_still_temporary() {
+    let (telemetry, store) = memory().await;
+    let traced = TracedClient::new(connect().await, &telemetry);
+    let subject = subject("foreign");
+    let mut requests = traced.subscribe(subject.clone()).await.unwrap();
+    // The requester is another client, with a prefix the responder does not know.
+    let prefix = unique("_INBOX_alice");
+    let requester =
+        connect_with(async_nats::ConnectOptions::new().custom_inbox_prefix(&prefix)).await;
+    let request = tokio::spawn({
+        let subject = subject.clone();
+        async move { requester.request(subject, "q".into()).await }
+    });
+    let message = next(&mut requests).await;
+    let responder = traced.clone();
+    let _: Result<(), async_nats::client::PublishError> = requests
+        .process(&message, |ctx| {
+            let (responder, message) = (responder.clone(), message.clone());
+            async move { responder.respond(&ctx, &message, "a".into()).await }
+        })
+        .await;
+    assert_eq!(request.await.unwrap().unwrap().payload, "a");
+
+    let snapshot = flushed(&telemetry, &store).await;
+    let template = format!("{prefix}.*");
+    let reply = snapshot
+        .span(&format!("send {template}"))
+        .attribute("messaging.destination.temporary", true)
+        .attribute("messaging.destination.template", template.as_str())
+        .span()
+        .clone();
+    assert!(
+        str_attr(&reply, "messaging.destination.name")
+            .unwrap()
+            .starts_with(&prefix)
+    );
+    for point in snapshot.points(OPERATION_DURATION_METRIC) {
+        assert_eq!(
+            point.attribute("messaging.destination.name"),
+            None,
+            "{point:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -743,8 +890,8 @@ async fn messages_without_or_with_garbage_trace_headers_are_processed_under_new_
         assert!(span.links.is_empty());
         assert!(!span.status.is_error());
     }
-    let mut traces: Vec<TraceId> = processed.iter().map(|s| s.context.trace_id()).collect();
-    traces.dedup();
+    let traces: std::collections::HashSet<TraceId> =
+        processed.iter().map(|s| s.context.trace_id()).collect();
     assert_eq!(traces.len(), 5, "each under a new trace of its own");
     for ctx in seen.all() {
         assert!(ctx.span_context().is_valid());
