@@ -626,7 +626,10 @@ async fn processing_under_a_span_links_to_it() {
     // subscription).
     server_processed(traced.client()).await;
     let plain = connect().await;
-    plain.publish(subject.clone(), "plain".into()).await.unwrap();
+    plain
+        .publish(subject.clone(), "plain".into())
+        .await
+        .unwrap();
     plain.flush().await.unwrap();
     let traced_message = next(&mut sub).await;
     let plain_message = next(&mut sub).await;
