@@ -6,6 +6,11 @@ use opentelemetry_sdk::Resource;
 
 /// The resource: service name, version, namespace and environment, the SDK's own attributes,
 /// and `tracing.attributes` (which already holds `OTEL_RESOURCE_ATTRIBUTES`).
+///
+/// The original design's attributes `environment` and `version` are kept under their own keys
+/// and also given under the semantic-convention keys dashboards query,
+/// `deployment.environment.name` and `service.version`, unless those are set otherwise
+/// (`service.environment`, `service.version`, or the attributes themselves).
 pub(crate) fn resource(config: &Config) -> Resource {
     // `Config::service_name` falls back on `service.name` in the attributes (e.g. from
     // OTEL_RESOURCE_ATTRIBUTES), as the OpenTelemetry spec says.
@@ -28,6 +33,17 @@ pub(crate) fn resource(config: &Config) -> Resource {
     for (k, v) in &config.tracing.attributes {
         attributes.push(KeyValue::new(k.clone(), v.clone()));
     }
+    for (raw, conventional) in [
+        ("environment", "deployment.environment.name"),
+        ("version", "service.version"),
+    ] {
+        let set = |key: &str| attributes.iter().any(|a| a.key.as_str() == key);
+        if let Some(value) = config.tracing.attributes.get(raw)
+            && !set(conventional)
+        {
+            attributes.push(KeyValue::new(conventional, value.clone()));
+        }
+    }
     Resource::builder_empty()
         .with_detector(Box::new(
             opentelemetry_sdk::resource::TelemetryResourceDetector,
@@ -35,4 +51,47 @@ pub(crate) fn resource(config: &Config) -> Resource {
         .with_attributes(attributes)
         .with_service_name(service_name)
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::{Key, Value};
+
+    use super::*;
+
+    fn get(resource: &Resource, key: &'static str) -> Option<String> {
+        resource
+            .get(&Key::from_static_str(key))
+            .map(|v: Value| v.to_string())
+    }
+
+    #[test]
+    fn the_designs_environment_and_version_also_reach_the_conventional_keys() {
+        let config = Config::from_yaml_str(
+            "service:\n  name: api\ntracing:\n  attributes:\n    environment: production\n    version: 1.2.3\n",
+        )
+        .unwrap();
+        let r = resource(&config);
+        assert_eq!(
+            get(&r, "deployment.environment.name").as_deref(),
+            Some("production")
+        );
+        assert_eq!(get(&r, "service.version").as_deref(), Some("1.2.3"));
+        assert_eq!(get(&r, "environment").as_deref(), Some("production"));
+        assert_eq!(get(&r, "version").as_deref(), Some("1.2.3"));
+    }
+
+    #[test]
+    fn keys_set_otherwise_are_not_overridden() {
+        let config = Config::from_yaml_str(
+            "service:\n  name: api\n  version: 2.0.0\n  environment: staging\ntracing:\n  attributes:\n    environment: production\n    version: 1.2.3\n",
+        )
+        .unwrap();
+        let r = resource(&config);
+        assert_eq!(get(&r, "service.version").as_deref(), Some("2.0.0"));
+        assert_eq!(
+            get(&r, "deployment.environment.name").as_deref(),
+            Some("staging")
+        );
+    }
 }

@@ -13,10 +13,11 @@
 //! 3. Counters end in `_total`, exactly once: a name that already ends in `_total` loses it
 //!    before the unit suffix, and `_total` is added after it (`bytes.sent.total`, `By` ->
 //!    `bytes_sent_bytes_total`).
-//! 4. Then `namespace_` and `subsystem_` from the config are put in front, as given (sanitized),
-//!    even when the instrument name repeats them: `hyperion.intercept.duration` in `s` with
-//!    namespace `hyperion` and subsystem `api` is `hyperion_api_hyperion_intercept_duration_seconds`.
-//!    Hyperion's namespace is a Prometheus namespace, not an OpenTelemetry scope.
+//! 4. Then `namespace_` and `subsystem_` from the config are put in front (sanitized), and no
+//!    prefix appears twice: a name that already starts with the namespace (then the subsystem),
+//!    followed by `_`, loses that copy first. `hyperion.intercept.duration` in `s` with namespace
+//!    `hyperion` and subsystem `api` is `hyperion_api_intercept_duration_seconds`, and with
+//!    namespace `shop` `shop_hyperion_intercept_duration_seconds`.
 //! 5. A name that would start with a digit gets a leading `_`.
 //!
 //! Label names: characters outside `[a-zA-Z0-9_]` become `_` (not collapsed), a leading digit
@@ -79,6 +80,16 @@ pub(crate) fn metric_name(
             && base.as_bytes()[base.len() - suffix.len() - 1] == b'_';
         if ends_with_suffix {
             base.truncate(base.len() - suffix.len() - 1);
+        }
+    }
+    // No prefix twice: a leading copy of the namespace, then of the subsystem, goes first.
+    for prefix in [namespace, subsystem].into_iter().flatten() {
+        let prefix = sanitize_metric(prefix);
+        let repeated = base
+            .strip_prefix(prefix.as_str())
+            .is_some_and(|rest| rest.len() > 1 && rest.starts_with('_'));
+        if !prefix.is_empty() && prefix != "_" && repeated {
+            base.drain(..=prefix.len());
         }
     }
     let mut prefixed = String::new();
@@ -296,8 +307,26 @@ mod tests {
                 "hyperion.intercept.duration",
                 "s",
                 Histogram,
-                "hyperion_api_hyperion_intercept_duration_seconds",
+                "hyperion_api_intercept_duration_seconds",
             ),
+            // No prefix twice (issue 10): the name's own leading namespace goes.
+            (
+                ns,
+                None,
+                "hyperion.intercept.calls",
+                "{call}",
+                Counter,
+                "hyperion_intercept_calls_total",
+            ),
+            (
+                Some("shop"),
+                api,
+                "hyperion.intercept.calls",
+                "{call}",
+                Counter,
+                "shop_api_hyperion_intercept_calls_total",
+            ),
+            (ns, api, "api.requests", "", Gauge, "hyperion_api_requests"),
             (
                 None,
                 None,

@@ -115,7 +115,7 @@ fn histogram_in_both_formats() {
         duration.record(&ctx, v, &[kv("rpc.method", "GetUser")]);
     }
     let (om, classic) = both(&sink);
-    let family = "hyperion_api_hyperion_intercept_duration_seconds";
+    let family = "hyperion_api_intercept_duration_seconds";
     assert_eq!(om.family(family).unit.as_deref(), Some("seconds"));
     for exposition in [&om, &classic] {
         assert_eq!(exposition.family(family).kind, "histogram");
