@@ -183,6 +183,17 @@ impl TelemetryBuilder {
             for m in &inner.modules {
                 m.instance.started(&telemetry);
             }
+            // Values read with a fallback go where the service's logs go (stderr without a
+            // logger), once, at start.
+            let ctx = telemetry.context();
+            let log = ctx.log().target("hyperion::config");
+            for warning in inner.config.warnings() {
+                if telemetry.logger().is_some() {
+                    log.warn(warning, &[]);
+                } else {
+                    eprintln!("hyperion: warning: {warning}");
+                }
+            }
         }
         Ok(telemetry)
     }

@@ -560,3 +560,36 @@ fn a_third_party_modules_settings_can_be_read_without_building() {
         ["host", "flush_interval"]
     );
 }
+
+#[tokio::test]
+async fn values_read_with_a_fallback_are_logged_as_warnings_at_start() {
+    let memory = hyperion::testing::MemoryModule::new();
+    let store = memory.store();
+    let config = hyperion::ConfigLoader::new()
+        .env([
+            ("OTEL_SDK_DISABLED", "nope"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "a=1,broken"),
+        ])
+        .load()
+        .unwrap();
+    assert_eq!(config.warnings().len(), 2, "{:?}", config.warnings());
+    let telemetry = hyperion::Telemetry::builder()
+        .module(memory)
+        .config(config)
+        .build()
+        .await
+        .unwrap();
+    telemetry
+        .flush(std::time::Duration::from_secs(1))
+        .await
+        .unwrap();
+    let logs = store.snapshot().logs;
+    let warnings: Vec<&str> = logs
+        .iter()
+        .filter(|l| l.level == hyperion::Level::Warn && l.target == "hyperion::config")
+        .map(|l| l.message.as_str())
+        .collect();
+    assert_eq!(warnings.len(), 2, "{logs:#?}");
+    assert!(warnings[0].starts_with("OTEL_RESOURCE_ATTRIBUTES is malformed"));
+    assert!(warnings[1].starts_with("OTEL_SDK_DISABLED=\"nope\" is neither true nor false"));
+}

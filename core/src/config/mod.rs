@@ -199,6 +199,23 @@ impl Config {
         ModuleSource::new(self, module, settings)
     }
 
+    /// Values that were read with a fallback rather than as given, one line each: a malformed
+    /// `OTEL_RESOURCE_ATTRIBUTES` (discarded whole), an `OTEL_SDK_DISABLED` that is neither
+    /// `true` nor `false` (read as false). [`TelemetryBuilder::build`](crate::TelemetryBuilder)
+    /// logs them as warnings (on stderr when logging is off).
+    ///
+    /// ```
+    /// use hyperion::ConfigLoader;
+    ///
+    /// let config = ConfigLoader::new().env([("OTEL_SDK_DISABLED", "yes")]).load()?;
+    /// assert!(config.tracing.enabled);
+    /// assert!(config.warnings()[0].starts_with("OTEL_SDK_DISABLED=\"yes\" is neither true nor false"));
+    /// # Ok::<(), hyperion::ConfigError>(())
+    /// ```
+    pub fn warnings(&self) -> &[String] {
+        &self.source.warnings
+    }
+
     /// The adapter for `signal`: the section's own `adapter` if set, else the top-level
     /// [`adapter`](Self::adapter), else `None` (see [`Config::adapter`] for what `None` means).
     /// The name alone of [`adapter_for`](Self::adapter_for).

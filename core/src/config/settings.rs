@@ -110,6 +110,8 @@ impl Settings {
 pub struct ModuleSource {
     figment: Figment,
     hints: Vec<(&'static str, &'static str)>,
+    /// The module's variables whose values are errors (strict lists), reported by `extract`.
+    env_errors: Vec<super::env::EnvProblem>,
 }
 
 impl fmt::Debug for ModuleSource {
@@ -122,11 +124,9 @@ impl ModuleSource {
     /// The source for the module `name` with `settings`.
     pub(crate) fn new(config: &Config, name: &str, settings: &Settings) -> Self {
         let source = &config.source;
-        let mut figment = source.figment.clone().merge(StandardEnv::new(
-            &format!("module `{name}`"),
-            &settings.env,
-            &source.env,
-        ));
+        let standard = StandardEnv::new(&format!("module `{name}`"), &settings.env, &source.env);
+        let env_errors = standard.errors.clone();
+        let mut figment = source.figment.clone().merge(standard);
         // Values set in code stay the top layer, above the module's variables too.
         if !source.set_in_code.is_empty() {
             figment = figment.merge(SetInCode(source.set_in_code.clone()));
@@ -134,6 +134,7 @@ impl ModuleSource {
         ModuleSource {
             figment,
             hints: settings.hints.clone(),
+            env_errors,
         }
     }
 
@@ -147,6 +148,14 @@ impl ModuleSource {
     /// denies unknown fields in a nested mapping) naming the full key path, the value found, what
     /// is allowed and where the value came from.
     pub fn extract<T: DeserializeOwned + Default>(&self, section: &str) -> Result<T, ConfigError> {
+        let prefix = format!("{section}.");
+        if let Some(problem) = self
+            .env_errors
+            .iter()
+            .find(|p| p.key == section || p.key.starts_with(&prefix))
+        {
+            return Err(problem.to_error());
+        }
         if self.figment.find_value(section).is_err() {
             return Ok(T::default());
         }

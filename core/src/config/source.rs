@@ -268,9 +268,12 @@ impl ConfigLoader {
                 metadata: Metadata::named("YAML text"),
             });
         }
-        figment = figment
-            .merge(HyperionEnv::new(&self.env))
-            .merge(StandardEnv::new("core", CORE_VARS, &self.env));
+        let standard = StandardEnv::new("core", CORE_VARS, &self.env);
+        if let Some(problem) = standard.errors.first() {
+            return Err(problem.to_error());
+        }
+        let warnings = standard.warnings.clone();
+        figment = figment.merge(HyperionEnv::new(&self.env)).merge(standard);
         if !self.overrides.is_empty() {
             figment = figment.merge(SetInCode(self.overrides.clone()));
         }
@@ -284,6 +287,7 @@ impl ConfigLoader {
             figment,
             env: self.env.clone().into(),
             set_in_code: self.overrides.clone(),
+            warnings,
         };
         Ok(config)
     }
@@ -313,6 +317,9 @@ pub(crate) struct Source {
     pub(crate) env: Arc<[(String, String)]>,
     /// The values set in code, merged again above a module's own variables.
     pub(crate) set_in_code: Dict,
+    /// Values read with a fallback (a malformed `OTEL_RESOURCE_ATTRIBUTES` discarded, an
+    /// `OTEL_SDK_DISABLED` that is neither true nor false), as warning lines.
+    pub(crate) warnings: Vec<String>,
 }
 
 impl fmt::Debug for Source {

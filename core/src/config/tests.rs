@@ -11,7 +11,7 @@ use figment::Figment;
 use figment::value::Value;
 
 use super::duration::{format as format_duration, parse as parse_duration};
-use super::env::percent_decode;
+use super::env::parse_key_value_list;
 use super::*;
 use crate::propagation::PropagationLimits;
 
@@ -712,7 +712,7 @@ fn otel_resource_attributes_merge_into_tracing_attributes() {
         "tracing:\n  attributes:\n    environment: production\n    team: core\n",
         &[(
             "OTEL_RESOURCE_ATTRIBUTES",
-            " environment = staging , service.version=1.2%2C3,novalue,=x, note=a%20b%ZZ",
+            " environment = staging , service.version=1.2%2C3,, note=a%20b",
         )],
     );
     let attributes = &config.tracing.attributes;
@@ -722,15 +722,62 @@ fn otel_resource_attributes_merge_into_tracing_attributes() {
     );
     assert_eq!(attributes["team"], "core", "file keys are kept");
     assert_eq!(attributes["service.version"], "1.2,3", "percent-decoded");
-    assert_eq!(
-        attributes["note"], "a b%ZZ",
-        "a bad escape stays as written"
-    );
-    assert_eq!(
-        attributes.len(),
-        4,
-        "malformed members are ignored: {attributes:?}"
-    );
+    assert_eq!(attributes["note"], "a b");
+    assert_eq!(attributes.len(), 4, "{attributes:?}");
+    assert!(config.warnings().is_empty());
+}
+
+#[test]
+fn a_malformed_otel_resource_attributes_is_discarded_whole_and_reported() {
+    for (value, problem) in [
+        ("region=eu,novalue", "the member \"novalue\" has no `=`"),
+        ("region=eu,=x", "the member \"=x\" has no name"),
+        (
+            "region=eu,note=a%ZZ",
+            "the value of \"note\" has a `%` not followed by two hex digits",
+        ),
+    ] {
+        let config = ok(
+            "tracing:\n  attributes:\n    team: core\n",
+            &[("OTEL_RESOURCE_ATTRIBUTES", value)],
+        );
+        // Not half-kept: `region` is not there; the file's keys are.
+        assert_eq!(config.tracing.attributes.len(), 1, "{value}");
+        assert_eq!(config.tracing.attributes["team"], "core");
+        assert_eq!(
+            config.warnings(),
+            [format!(
+                "OTEL_RESOURCE_ATTRIBUTES is malformed ({problem}): the whole value is \
+                 discarded, as the OpenTelemetry specification says"
+            )]
+        );
+    }
+}
+
+#[test]
+fn otel_sdk_disabled_other_than_true_or_false_is_read_as_false_and_reported() {
+    for value in ["true", "TRUE", "True"] {
+        let config = env(&[("OTEL_SDK_DISABLED", value)]);
+        assert!(!config.tracing.enabled && !config.metrics.enabled && !config.logging.enabled);
+        assert!(config.warnings().is_empty());
+    }
+    for value in ["false", "FALSE"] {
+        let config = env(&[("OTEL_SDK_DISABLED", value)]);
+        assert!(config.tracing.enabled && config.metrics.enabled && config.logging.enabled);
+        assert!(config.warnings().is_empty());
+    }
+    for value in ["yes", "1", "on"] {
+        let config = env(&[("OTEL_SDK_DISABLED", value)]);
+        assert!(config.tracing.enabled && config.metrics.enabled && config.logging.enabled);
+        assert_eq!(
+            config.warnings(),
+            [format!(
+                "OTEL_SDK_DISABLED={value:?} is neither true nor false (any case); read as \
+                 false, so the SDK stays enabled"
+            )],
+            "one warning, not one per signal"
+        );
+    }
 }
 
 #[test]
@@ -1172,12 +1219,21 @@ fn loader_debug_output_hides_variable_values() {
 }
 
 #[test]
-fn percent_decoding() {
-    assert_eq!(percent_decode("a%20b%2c%2C"), "a b,,");
-    assert_eq!(percent_decode("100%"), "100%");
-    assert_eq!(percent_decode("%e2%82%ac"), "€");
-    assert_eq!(percent_decode("%ff"), "\u{fffd}");
-    // Exactly two hex digits make an escape: no sign, no single digit.
-    assert_eq!(percent_decode("%+f%-1%g0%4"), "%+f%-1%g0%4");
-    assert_eq!(percent_decode("%E2%82%AC %"), "€ %");
+fn key_value_lists_decode_or_are_malformed_whole() {
+    let decoded = |list: &str| parse_key_value_list(list).unwrap();
+    assert_eq!(decoded("a=a%20b%2c%2C"), [("a".into(), "a b,,".into())]);
+    assert_eq!(
+        decoded("e=%e2%82%ac, f=%ff"),
+        [("e".into(), "€".into()), ("f".into(), "\u{fffd}".into())]
+    );
+    assert_eq!(
+        decoded(" a = 1 ,, b=2,"),
+        [("a".into(), "1".into()), ("b".into(), "2".into())]
+    );
+    // Exactly two hex digits make an escape: no sign, no single digit, no lone `%`.
+    for bad in [
+        "a=100%", "a=%+f", "a=%-1", "a=%g0", "a=%4", "novalue", "=x", "a=1,b",
+    ] {
+        assert!(parse_key_value_list(bad).is_err(), "{bad}");
+    }
 }

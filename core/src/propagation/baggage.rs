@@ -164,26 +164,12 @@ fn parse_properties(properties: &str, out: &mut String) -> bool {
     true
 }
 
-/// What [`percent_decode`] does with a `%` that is not followed by two hex digits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum InvalidEscape {
-    /// Fail: W3C Baggage makes such a member invalid, so it is skipped.
-    Reject,
-    /// Keep the `%` as a literal character. The configuration reads its `k=v` lists
-    /// (`OTEL_RESOURCE_ATTRIBUTES`, `OTEL_EXPORTER_OTLP_HEADERS`) this way: they are typed by
-    /// hand, and a stray `%` (in a token, say) should not make a whole variable fail.
-    Keep,
-}
-
 /// Percent-decodes `value` (`%XX`, either case) into `out`; false when a `%` is not followed by
-/// two hex digits and `invalid` is [`InvalidEscape::Reject`]. Decoded bytes that are not UTF-8
-/// become U+FFFD (as W3C Baggage requires). `scratch` holds the bytes between the two steps.
-pub(crate) fn percent_decode(
-    value: &str,
-    invalid: InvalidEscape,
-    scratch: &mut Vec<u8>,
-    out: &mut String,
-) -> bool {
+/// two hex digits (W3C Baggage makes such a member invalid; the configuration's `k=v` lists are
+/// then malformed, as the OpenTelemetry specification reads them). Decoded bytes that are not
+/// UTF-8 become U+FFFD (as W3C Baggage requires). `scratch` holds the bytes between the two
+/// steps.
+pub(crate) fn percent_decode(value: &str, scratch: &mut Vec<u8>, out: &mut String) -> bool {
     if !value.contains('%') {
         out.push_str(value);
         return true;
@@ -205,9 +191,7 @@ pub(crate) fn percent_decode(
                 i += 3;
                 continue;
             }
-            if invalid == InvalidEscape::Reject {
-                return false;
-            }
+            return false;
         }
         scratch.push(b);
         i += 1;
@@ -317,7 +301,7 @@ impl<'a> BaggageParser<'a> {
         let text = &mut self.buf.text;
         text.push_str(key);
         let key_end = text.len();
-        if !percent_decode(value, InvalidEscape::Reject, &mut self.scratch, text) {
+        if !percent_decode(value, &mut self.scratch, text) {
             return None;
         }
         let value_end = text.len();

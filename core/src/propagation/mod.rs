@@ -72,8 +72,8 @@ mod baggage;
 mod carrier;
 mod traceparent;
 
+pub(crate) use baggage::percent_decode;
 pub use baggage::{Baggage, extract_baggage, inject_baggage};
-pub(crate) use baggage::{InvalidEscape, percent_decode};
 pub use carrier::{Extractor, Injector};
 pub use traceparent::{extract_trace_context, inject_trace_context};
 

@@ -588,6 +588,38 @@ fn otel_exporter_otlp_headers_merge_into_headers() {
 }
 
 #[test]
+fn a_malformed_otel_exporter_otlp_headers_is_an_error_naming_the_variable() {
+    for (name, value) in [
+        (
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "authorization=Bearer abc,x-tenant",
+        ),
+        ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "api-key=%zz"),
+    ] {
+        let error = hyperion::ConfigLoader::new()
+            .env([(name, value)])
+            .load()
+            .unwrap()
+            .module_source("otel", &OtelSettings::declaration())
+            .extract::<TracingSettings>("tracing")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("invalid value for `tracing.headers`"),
+            "{error}"
+        );
+        assert!(
+            error.contains(&format!("(from environment variable `{name}`)")),
+            "{error}"
+        );
+        assert!(
+            error.contains("a comma-separated list of `key=value` pairs"),
+            "{error}"
+        );
+    }
+}
+
+#[test]
 fn otel_exporter_otlp_timeout_and_compression() {
     let settings = env(&[
         ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
