@@ -19,6 +19,13 @@ use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
 pub(crate) struct Target {
     /// The full URL: for OTLP/HTTP including `/v1/traces`, for Zipkin `/api/v2/spans`.
     pub(crate) url: String,
+    /// The traces URL `tracing.endpoint` gives (the same as `url` unless
+    /// `tracing.traces_endpoint` is set): what the other signals' URLs derive from.
+    pub(crate) base_url: String,
+    /// `tracing.metrics_endpoint`, used as given.
+    pub(crate) metrics_url: Option<String>,
+    /// `tracing.logs_endpoint`, used as given.
+    pub(crate) logs_url: Option<String>,
     /// The OTLP protocol (ignored for Zipkin).
     pub(crate) protocol: Protocol,
     /// A note for the operator when the configured endpoint was mapped.
@@ -86,9 +93,12 @@ pub(crate) fn resolve(config: &TracingSettings) -> Result<Option<Target>, Config
                 base(&uri)
             };
             Ok(Some(Target {
+                base_url: url.clone(),
                 url,
                 protocol: config.protocol,
                 note: None,
+                metrics_url: None,
+                logs_url: None,
             }))
         }
         Exporter::Otlp | Exporter::Jaeger => {
@@ -129,10 +139,31 @@ pub(crate) fn resolve(config: &TracingSettings) -> Result<Option<Target>, Config
                     }
                 }
             };
+            // Per-signal endpoints are used as given; they are still checked to be URLs.
+            let given = |endpoint: &Option<String>,
+                         key: &str|
+             -> Result<Option<String>, ConfigError> {
+                match endpoint {
+                    None => Ok(None),
+                    Some(e) => {
+                        parse(e).map_err(|_| ConfigError::Invalid {
+                            key: format!("tracing.{key}"),
+                            found: format!("{e:?}"),
+                            expected: "a URL such as https://collector:4318/v1/traces".to_owned(),
+                            origin: None,
+                        })?;
+                        Ok(Some(e.clone()))
+                    }
+                }
+            };
+            let traces = given(&config.traces_endpoint, "traces_endpoint")?;
             Ok(Some(Target {
-                url,
+                base_url: url.clone(),
+                url: traces.unwrap_or(url),
                 protocol,
                 note,
+                metrics_url: given(&config.metrics_endpoint, "metrics_endpoint")?,
+                logs_url: given(&config.logs_endpoint, "logs_endpoint")?,
             }))
         }
     }
@@ -236,16 +267,26 @@ pub(crate) fn otlp(
     result.map_err(|e| e.to_string())
 }
 
-/// The OTLP/HTTP URL for metrics beside a traces URL (`…/v1/traces` becomes `…/v1/metrics`).
+/// The OTLP URL for metrics: `tracing.metrics_endpoint` as given, else beside the traces URL
+/// of `tracing.endpoint` (`…/v1/traces` becomes `…/v1/metrics`).
 pub(crate) fn metrics_url(target: &Target) -> String {
     signal_url(target, "metrics")
 }
 
-/// The OTLP/HTTP URL of another signal beside a traces URL; gRPC URLs have no path.
+/// The OTLP URL of another signal: its own endpoint as given, else beside the traces URL that
+/// `tracing.endpoint` gives (not a per-signal traces endpoint); gRPC URLs have no path.
 fn signal_url(target: &Target, signal: &str) -> String {
-    match target.url.strip_suffix("/v1/traces") {
+    let own = match signal {
+        "metrics" => target.metrics_url.as_ref(),
+        "logs" => target.logs_url.as_ref(),
+        _ => None,
+    };
+    if let Some(url) = own {
+        return url.clone();
+    }
+    match target.base_url.strip_suffix("/v1/traces") {
         Some(base) if target.protocol != Protocol::Grpc => format!("{base}/v1/{signal}"),
-        _ => target.url.clone(),
+        _ => target.base_url.clone(),
     }
 }
 
@@ -360,6 +401,31 @@ mod tests {
         crate::config::OtelSettings::from_config(&config)
             .unwrap()
             .tracing
+    }
+
+    #[test]
+    fn per_signal_endpoints_are_used_as_given() {
+        let t = resolve(&tracing(
+            "tracing:\n  protocol: http/protobuf\n  endpoint: http://collector:4318\n  \
+             traces_endpoint: http://traces:4318/custom\n",
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(t.url, "http://traces:4318/custom", "no /v1/traces appended");
+        // The other signals keep deriving from the general endpoint, not from the traces URL.
+        assert_eq!(metrics_url(&t), "http://collector:4318/v1/metrics");
+        assert_eq!(signal_url(&t, "logs"), "http://collector:4318/v1/logs");
+        let t = resolve(&tracing(
+            "tracing:\n  protocol: http/protobuf\n  metrics_endpoint: http://m:9000/x\n  \
+             logs_endpoint: http://l:9000/y\n",
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(t.url, "http://localhost:4318/v1/traces");
+        assert_eq!(metrics_url(&t), "http://m:9000/x");
+        assert_eq!(signal_url(&t, "logs"), "http://l:9000/y");
+        let error = resolve(&tracing("tracing:\n  traces_endpoint: \"not a url\"\n")).unwrap_err();
+        assert_eq!(error.key(), Some("tracing.traces_endpoint"));
     }
 
     #[test]

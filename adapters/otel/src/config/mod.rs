@@ -4,7 +4,8 @@
 //! | key | variable | default |
 //! | --- | --- | --- |
 //! | `tracing.exporter` | `OTEL_TRACES_EXPORTER` | `otlp` |
-//! | `tracing.endpoint` | `OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT` | the exporter's own |
+//! | `tracing.endpoint` (a base URL: `/v1/traces`, `/v1/metrics`, `/v1/logs` appended) | `OTEL_EXPORTER_OTLP_ENDPOINT` | the exporter's own |
+//! | `tracing.traces_endpoint`, `.metrics_endpoint`, `.logs_endpoint` (full URLs, used as given) | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `_METRICS_ENDPOINT`, `_LOGS_ENDPOINT` | none |
 //! | `tracing.protocol` | `OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL` | `grpc` |
 //! | `tracing.headers` (merged, `k=v,...` percent-encoded) | `OTEL_EXPORTER_OTLP_[TRACES_]HEADERS` | none |
 //! | `tracing.timeout` (milliseconds in the variable) | `OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT` | 10 s |
@@ -15,11 +16,15 @@
 //! | `metrics.exporter` (`prometheus,otlp` means `both`) | `OTEL_METRICS_EXPORTER` | `prometheus` |
 //! | `metrics.interval` (ms) | `OTEL_METRIC_EXPORT_INTERVAL` | 60 s |
 //! | `metrics.port`, `metrics.bind_address` | `OTEL_EXPORTER_PROMETHEUS_PORT`, `OTEL_EXPORTER_PROMETHEUS_HOST` | 9464, `localhost` |
+//! | `logging.otlp` (`otlp` is true; `none`, `console` false) | `OTEL_LOGS_EXPORTER` | false |
 //!
 //! The `TRACES_` variant of a variable wins over the general one. Without a variable:
 //! `metrics.path`, `metrics.namespace`, `metrics.subsystem`, `metrics.collect_runtime`,
 //! `metrics.exemplars`, `metrics.cardinality_limit`, `metrics.max_label_value_length`,
-//! `metrics.histogram_boundaries`, `logging.format`, `logging.output`, `logging.otlp`.
+//! `metrics.histogram_boundaries`, `logging.format`, `logging.output`. Not read yet: the
+//! `OTEL_BLRP_*` and `OTEL_METRIC_EXPORT_TIMEOUT` variables, and the `METRICS_`/`LOGS_`
+//! variants of the protocol, headers, timeout, compression and certificate variables (metrics
+//! and logs use the `tracing` collector settings).
 //!
 //! ```
 //! use hyperion::Config;
@@ -312,7 +317,18 @@ impl OtelSettings {
 const ENV: &[EnvVar] = &[
     EnvVar::new("OTEL_TRACES_EXPORTER", "tracing.exporter").lowercase(),
     EnvVar::new("OTEL_EXPORTER_OTLP_ENDPOINT", "tracing.endpoint"),
-    EnvVar::new("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "tracing.endpoint"),
+    // Per-signal endpoints are full URLs, used as given (the specification: "the URL MUST be
+    // used as-is without any modification").
+    EnvVar::new(
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "tracing.traces_endpoint",
+    ),
+    EnvVar::new(
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+        "tracing.metrics_endpoint",
+    ),
+    EnvVar::new("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "tracing.logs_endpoint"),
+    EnvVar::new("OTEL_LOGS_EXPORTER", "logging.otlp").map_checked(logs_exporter),
     EnvVar::new("OTEL_EXPORTER_OTLP_PROTOCOL", "tracing.protocol").lowercase(),
     EnvVar::new("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "tracing.protocol").lowercase(),
     EnvVar::new("OTEL_EXPORTER_OTLP_HEADERS", "tracing.headers").key_value_list_strict(),
@@ -342,6 +358,24 @@ const ENV: &[EnvVar] = &[
     EnvVar::new("OTEL_EXPORTER_PROMETHEUS_HOST", "metrics.bind_address"),
     EnvVar::new("OTEL_EXPORTER_PROMETHEUS_PORT", "metrics.port"),
 ];
+
+/// `OTEL_LOGS_EXPORTER`: `otlp` sends log records over OTLP (`logging.otlp`), `none` and
+/// `console` do not (the lines on stdout are the adapter's console output either way); another
+/// value is reported and ignored.
+fn logs_exporter(value: &str) -> Result<Option<String>, String> {
+    let names: Vec<String> = value
+        .split(',')
+        .map(|name| name.trim().to_ascii_lowercase())
+        .filter(|name| !name.is_empty())
+        .collect();
+    if names.iter().any(|n| n == "otlp") {
+        Ok(Some("true".to_owned()))
+    } else if names.iter().all(|n| n == "none" || n == "console") {
+        Ok(Some("false".to_owned()))
+    } else {
+        Err("names no known exporter (otlp, console, none); ignored".to_owned())
+    }
+}
 
 /// `OTEL_METRICS_EXPORTER` is a comma-separated list: `prometheus,otlp` (either order) is
 /// `both`; a single name is itself.
@@ -385,6 +419,17 @@ pub struct TracingSettings {
     /// as `OTEL_EXPORTER_OTLP_ENDPOINT` is: `/v1/traces` (and `/v1/metrics`) is appended unless
     /// the path already ends with it. Default: none, the exporter's own default.
     pub endpoint: Option<String>,
+    /// The full URL spans go to, used as given (no `/v1/traces` appended), as
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is; wins over `endpoint` for spans only. Default:
+    /// none.
+    pub traces_endpoint: Option<String>,
+    /// The full URL metrics go to over OTLP, used as given (`OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`);
+    /// without it, `endpoint` with `/v1/metrics`. Default: none.
+    pub metrics_endpoint: Option<String>,
+    /// The full URL log records go to over OTLP, used as given
+    /// (`OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`); without it, `endpoint` with `/v1/logs`. Default:
+    /// none.
+    pub logs_endpoint: Option<String>,
     /// A PEM file with the CA certificate(s) that sign the collector's TLS certificate, trusted
     /// in addition to the system's roots for `https` endpoints. Default: none.
     pub certificate: Option<PathBuf>,
@@ -406,6 +451,9 @@ impl Default for TracingSettings {
         Self {
             exporter: Exporter::Otlp,
             endpoint: None,
+            traces_endpoint: None,
+            metrics_endpoint: None,
+            logs_endpoint: None,
             certificate: None,
             protocol: Protocol::Grpc,
             headers: BTreeMap::new(),
@@ -426,6 +474,9 @@ impl fmt::Debug for TracingSettings {
         f.debug_struct("TracingSettings")
             .field("exporter", &self.exporter)
             .field("endpoint", &self.endpoint)
+            .field("traces_endpoint", &self.traces_endpoint)
+            .field("metrics_endpoint", &self.metrics_endpoint)
+            .field("logs_endpoint", &self.logs_endpoint)
             .field("certificate", &self.certificate)
             .field("protocol", &self.protocol)
             .field("headers", &headers)

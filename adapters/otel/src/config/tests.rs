@@ -164,6 +164,9 @@ fn the_module_claims_its_keys_and_not_the_cores() {
         [
             "exporter",
             "endpoint",
+            "traces_endpoint",
+            "metrics_endpoint",
+            "logs_endpoint",
             "certificate",
             "protocol",
             "headers",
@@ -545,15 +548,41 @@ fn otel_exporter_otlp_endpoint_sets_the_endpoint() {
     let settings = env(&[
         (
             "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-            "http://traces:4318/v1/traces",
+            "http://traces:4318/custom",
         ),
+        (
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+            "http://metrics:4318/m",
+        ),
+        ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://logs:4318/l"),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
     ]);
+    // The per-signal variables are kept apart: they are full URLs, used as given.
+    let t = &settings.tracing;
+    assert_eq!(t.endpoint.as_deref(), Some("http://collector:4317"));
     assert_eq!(
-        settings.tracing.endpoint.as_deref(),
-        Some("http://traces:4318/v1/traces"),
-        "the signal-specific variable wins"
+        t.traces_endpoint.as_deref(),
+        Some("http://traces:4318/custom")
     );
+    assert_eq!(t.metrics_endpoint.as_deref(), Some("http://metrics:4318/m"));
+    assert_eq!(t.logs_endpoint.as_deref(), Some("http://logs:4318/l"));
+}
+
+#[test]
+fn otel_logs_exporter_turns_otlp_logs_on_or_off() {
+    assert!(env(&[("OTEL_LOGS_EXPORTER", "otlp")]).logging.otlp);
+    assert!(env(&[("OTEL_LOGS_EXPORTER", "console,otlp")]).logging.otlp);
+    assert!(!env(&[("OTEL_LOGS_EXPORTER", "none")]).logging.otlp);
+    let config = hyperion::ConfigLoader::new()
+        .yaml("logging:\n  otlp: true\n")
+        .env([("OTEL_LOGS_EXPORTER", "kafka")])
+        .load()
+        .unwrap();
+    let settings = config
+        .module_source("otel", &OtelSettings::declaration())
+        .extract::<LoggingSettings>("logging")
+        .unwrap();
+    assert!(settings.otlp, "an unknown exporter is ignored");
 }
 
 #[test]

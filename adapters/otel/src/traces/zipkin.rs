@@ -29,8 +29,11 @@ impl ZipkinExporter {
     ) -> Result<Self, String> {
         let target = crate::exporter::Target {
             url: endpoint.clone(),
+            base_url: endpoint.clone(),
             protocol: config.protocol,
             note: None,
+            metrics_url: None,
+            logs_url: None,
         };
         let client = crate::exporter::http_client(config, &target)?;
         Ok(ZipkinExporter {
