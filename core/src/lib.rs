@@ -74,7 +74,7 @@ pub use log::{Level, Log, Logger, Record};
 pub use metric::{Counter, Gauge, Histogram, Meter, UpDownCounter};
 pub use propagation::{Baggage, Extractor, Injector, PropagationLimits};
 pub use registry::{Module, ModuleInstance, Registry};
-pub use telemetry::{ShutdownError, ShutdownGuard, Telemetry};
+pub use telemetry::{ShutdownError, ShutdownGuard, Telemetry, TimedOut};
 pub use trace::{
     Link, Span, SpanContext, SpanId, SpanKind, SpanOptions, Status, TraceFlags, TraceId,
     TraceState, TraceStateError, Tracer,

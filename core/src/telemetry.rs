@@ -48,7 +48,26 @@ impl ModuleError {
         self.source = Some(Box::new(source));
         self
     }
+
+    /// An error for an operation that ran out of time (an exporter that did not answer before
+    /// a flush or shutdown gave up): [`Telemetry::shutdown`] and [`Telemetry::flush`] report it
+    /// under [`ShutdownError::timed_out`], not `failed`.
+    pub fn timed_out(module: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(module, message).with_source(TimedOut)
+    }
+
+    /// Whether this error is a [`timed_out`](Self::timed_out) one.
+    pub fn is_timed_out(&self) -> bool {
+        self.source
+            .as_deref()
+            .is_some_and(|source| source.is::<TimedOut>())
+    }
 }
+
+/// The cause of a [`ModuleError::timed_out`] error.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("timed out")]
+pub struct TimedOut;
 
 /// Why a flush or shutdown did not complete.
 #[derive(Debug, thiserror::Error)]
@@ -297,6 +316,7 @@ async fn run_all<'a>(
     for m in &inner.modules {
         match tokio::time::timeout_at(deadline, op(m.instance.as_ref())).await {
             Ok(Ok(())) => {}
+            Ok(Err(e)) if e.is_timed_out() => error.timed_out.push(m.name.clone()),
             Ok(Err(e)) => error.failed.push(e),
             Err(_) => error.timed_out.push(m.name.clone()),
         }

@@ -217,3 +217,60 @@ async fn a_slow_module_times_out_with_its_name() {
     );
     assert_eq!(flushed.load(Ordering::SeqCst), 0);
 }
+
+/// A module whose shutdown reports an error: a plain one, or one that ran out of time.
+struct Failing {
+    timed_out: bool,
+}
+
+struct FailingInstance {
+    timed_out: bool,
+}
+
+impl Module for Failing {
+    fn name(&self) -> &str {
+        "failing"
+    }
+    fn build<'a>(
+        &'a self,
+        _: &'a BuildRequest<'a>,
+    ) -> BoxFuture<'a, Result<Box<dyn ModuleInstance>, ModuleError>> {
+        let instance = FailingInstance {
+            timed_out: self.timed_out,
+        };
+        Box::pin(async move { Ok(Box::new(instance) as Box<dyn ModuleInstance>) })
+    }
+}
+
+impl ModuleInstance for FailingInstance {
+    fn shutdown(&self) -> BoxFuture<'_, Result<(), ModuleError>> {
+        let timed_out = self.timed_out;
+        Box::pin(async move {
+            Err(if timed_out {
+                ModuleError::timed_out("failing", "the exporter never answered")
+            } else {
+                ModuleError::new("failing", "refused")
+            })
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_module_that_ran_out_of_time_is_reported_as_timed_out_not_failed() {
+    for timed_out in [true, false] {
+        let t = Telemetry::builder()
+            .module(Failing { timed_out })
+            .build()
+            .await
+            .unwrap();
+        let error = t.shutdown(Duration::from_secs(5)).await.unwrap_err();
+        if timed_out {
+            assert_eq!(error.timed_out, ["failing"]);
+            assert!(error.failed.is_empty());
+        } else {
+            assert!(error.timed_out.is_empty());
+            assert_eq!(error.failed.len(), 1);
+            assert!(!error.failed[0].is_timed_out());
+        }
+    }
+}

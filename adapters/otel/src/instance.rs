@@ -55,6 +55,7 @@ impl OtelInstance {
             .as_ref()
             .and_then(|l| l.otlp_provider().cloned());
         let lines = self.logger.clone();
+        let stats = self.stats.clone();
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
                 if let Some(lines) = lines.as_ref().and_then(|l| l.lines.as_ref()) {
@@ -81,6 +82,11 @@ impl OtelInstance {
                         p.force_flush()
                     }
                 });
+                if shutdown {
+                    // Whatever the exporter did, the span accounts close now (in this thread,
+                    // so also when the caller's own deadline came first).
+                    stats.close();
+                }
                 traces
                     .transpose()
                     .and(meters.transpose())
@@ -89,7 +95,15 @@ impl OtelInstance {
             .await
             .map_err(module_error)?
             .map(|_| ())
-            .map_err(module_error)
+            .map_err(|e| {
+                // The SDK reports a processor that gave up waiting for its exporter as a
+                // `Timeout` (wrapped in the provider's "Shutdown errors: [...]").
+                if format!("{e:?}").contains("Timeout") {
+                    ModuleError::timed_out(crate::MODULE_NAME, e.to_string())
+                } else {
+                    module_error(e)
+                }
+            })
         })
     }
 }

@@ -18,7 +18,12 @@
 //! timeout; a small service might use `max_batch_size: 100` and `scheduled_delay: 5s`). The
 //! application never waits for the exporter: when the queue is full, spans are dropped and
 //! counted ([`OtelModule::span_stats`], and `hyperion.exporter.spans{outcome}` when metrics are
-//! on). Failed exports are retried with exponential backoff on retryable errors only.
+//! on). Failed exports are retried with exponential backoff on retryable errors only. Shutdown
+//! settles the accounts: the spans still queued or being exported are counted as dropped, so
+//! that exported + failed + dropped is every span ended, and a collector that never answers
+//! makes it a timeout (filed under `ShutdownError::timed_out`, not `failed`); nothing is counted
+//! or printed after. The SDK gives up waiting after 5 s: with a shorter timeout of `shutdown`'s
+//! own, the accounts settle when the SDK gives up, after `shutdown` has returned.
 //!
 //! Metrics go where `metrics.exporter` says: `prometheus` (the default) serves
 //! `http://{metrics.bind_address}:{metrics.port}{metrics.path}` from the adapter's own listener —

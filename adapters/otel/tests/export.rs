@@ -414,6 +414,52 @@ async fn a_down_backend_costs_nothing_but_counted_drops_and_export_resumes() {
     t.shutdown(Duration::from_secs(10)).await.unwrap();
 }
 
+/// A collector that accepts connections and never answers: shutdown is a timeout, not a
+/// failure, and every span ended is counted once (exported + failed + dropped).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_against_a_silent_collector_is_a_timeout_that_accounts_for_every_span() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Accept and hold every connection, answering nothing.
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let holder = held.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            holder.lock().unwrap().push(stream);
+        }
+    });
+    let yaml = format!(
+        "tracing:\n  exporter: otlp\n  protocol: http/protobuf\n  endpoint: \"http://{addr}\"\n  \
+         timeout: 30s\n  batch:\n    scheduled_delay: 50ms\n    max_batch_size: 100\n    \
+         max_queue_size: 2048\nmetrics:\n  enabled: false\n"
+    );
+    let (t, module) = build(&yaml).await;
+    let ctx = t.context();
+    const ENDED: u64 = 1000;
+    for _ in 0..ENDED {
+        let (_, mut s) = ctx.start_span("unanswered", SpanOptions::new());
+        s.end();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let error = t
+        .shutdown(Duration::from_secs(15))
+        .await
+        .expect_err("the collector never answers");
+    assert_eq!(error.timed_out, ["otel"], "{error}");
+    assert!(error.failed.is_empty(), "{error}");
+    let stats = module.span_stats();
+    assert_eq!(
+        stats.exported + stats.failed + stats.dropped,
+        ENDED,
+        "every span accounted for once: {stats:?}"
+    );
+    assert_eq!(stats.exported, 0);
+    // Exports still hanging when shutdown returned change nothing afterwards.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(module.span_stats(), stats);
+    drop(held);
+}
+
 #[tokio::test]
 async fn a_malformed_endpoint_is_a_config_error_naming_the_key() {
     let config = Config::from_yaml_str("tracing:\n  endpoint: \"http://exa mple:4317\"\n").unwrap();

@@ -32,6 +32,11 @@ pub(crate) struct Stats {
     failed: AtomicU64,
     dropped: AtomicU64,
     failing: AtomicBool,
+    /// Set when shutdown has settled the accounts: nothing is counted or printed after.
+    closed: AtomicBool,
+    /// Held while an export's outcome is counted and while the accounts are closed, so that a
+    /// batch is never both counted and closed out.
+    accounts: std::sync::Mutex<()>,
     counter: std::sync::OnceLock<hyperion::Counter>,
     target: std::sync::OnceLock<String>,
 }
@@ -42,6 +47,21 @@ impl Stats {
             exported: self.exported.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Settles the accounts at shutdown: every span still queued or being exported is counted
+    /// as dropped, so that exported + failed + dropped = every span ended; exports that finish
+    /// later are neither counted nor reported (nothing is printed after shutdown).
+    pub(crate) fn close(&self) {
+        let _accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let done = self.exported.load(Ordering::Relaxed) + self.failed.load(Ordering::Relaxed);
+        let pending = self.queued.load(Ordering::Relaxed).saturating_sub(done);
+        if pending > 0 {
+            self.count(&self.dropped, "dropped", pending);
         }
     }
 
@@ -91,6 +111,10 @@ impl Stats {
     }
 
     fn export_result(&self, n: u64, result: &OTelSdkResult) {
+        let _accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+        if self.closed.load(Ordering::Acquire) {
+            return;
+        }
         let target = self
             .target
             .get()
@@ -167,7 +191,7 @@ impl<P: SpanProcessor> SpanProcessor for GatedProcessor<P> {
     }
 
     fn on_end(&self, span: SpanData) {
-        if self.stats.reserve(self.capacity) {
+        if !self.stats.closed.load(Ordering::Acquire) && self.stats.reserve(self.capacity) {
             self.inner.on_end(span);
         } else {
             self.stats.count(&self.stats.dropped, "dropped", 1);
