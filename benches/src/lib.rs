@@ -27,6 +27,23 @@ impl Drop for Collector {
 /// and its OTLP/HTTP endpoint (`http://127.0.0.1:{port}`). Panics if rotel is missing or does
 /// not listen within ten seconds.
 pub fn rotel_blackhole() -> (Collector, String) {
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (grpc, http) = (free(), free());
+    (
+        rotel_blackhole_on(grpc, http),
+        format!("http://127.0.0.1:{http}"),
+    )
+}
+
+/// Starts rotel with its blackhole exporter on the given OTLP/gRPC and OTLP/HTTP ports (to
+/// restart a collector where an exporter expects it), once both listen.
+pub fn rotel_blackhole_on(grpc: u16, http: u16) -> Collector {
     let python = concat!(env!("CARGO_MANIFEST_DIR"), "/../.tools/venv/bin/python");
     let dir = Command::new(python)
         .args([
@@ -39,14 +56,6 @@ pub fn rotel_blackhole() -> (Collector, String) {
         "{}/rotel-agent",
         String::from_utf8_lossy(&dir.stdout).trim()
     );
-    let free = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
-    let (grpc, http) = (free(), free());
     let child = Collector(
         Command::new(agent)
             .args(["start", "--exporter", "blackhole"])
@@ -58,12 +67,13 @@ pub fn rotel_blackhole() -> (Collector, String) {
             .expect("rotel-agent starts"),
     );
     for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", http)).is_ok() {
-            return (child, format!("http://127.0.0.1:{http}"));
+        let up = |port| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+        if up(http) && up(grpc) {
+            return child;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    panic!("rotel did not listen on {http}");
+    panic!("rotel did not listen on {grpc} and {http}");
 }
 
 #[cfg(test)]
