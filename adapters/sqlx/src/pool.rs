@@ -56,6 +56,32 @@ pub struct TracedPool {
     shared: Arc<Shared>,
 }
 
+/// The body of the pool's calls that take a connection themselves (`fetch_optional`,
+/// `fetch_all`, `execute`): straight to sqlx when nothing records; else the statement's
+/// operation, a measured acquire, the call on the connection (`$on`), a measured release.
+macro_rules! on_connection {
+    ($this:ident, $ctx:ident, $query:ident, $plain:ident, $on:ident) => {{
+        if !$this.shared.records() {
+            return (&$this.pool).$plain($query);
+        }
+        let query = Captured::new($query);
+        let operation = $this.shared.start(&$this.parent($ctx), query.text());
+        let this = $this.clone();
+        Box::pin(async move {
+            let mut conn = match this.acquire().await {
+                Ok(conn) => conn,
+                Err(error) => {
+                    finish(operation, Some(&error));
+                    return Err(error);
+                }
+            };
+            let result = $on(&mut conn, query, operation).await;
+            this.release(conn);
+            result
+        })
+    }};
+}
+
 impl TracedPool {
     /// Traces every statement run on `pool` into `telemetry`, with the default options:
     /// sanitized `db.query.text`, no `db.operation.name`/`db.collection.name`, and a warning
@@ -191,24 +217,7 @@ impl TracedPool {
     where
         E: 'q + Execute<'q, Postgres>,
     {
-        if !self.shared.records() {
-            return (&self.pool).fetch_optional(query);
-        }
-        let query = Captured::new(query);
-        let operation = self.shared.start(&self.parent(ctx), query.text());
-        let this = self.clone();
-        Box::pin(async move {
-            let mut conn = match this.acquire().await {
-                Ok(conn) => conn,
-                Err(error) => {
-                    finish(operation, Some(&error));
-                    return Err(error);
-                }
-            };
-            let result = fetch_optional_on(&mut conn, query, operation).await;
-            this.release(conn);
-            result
-        })
+        on_connection!(self, ctx, query, fetch_optional, fetch_optional_on)
     }
 
     fn fetch_all<'e, 'q: 'e, E>(
@@ -219,24 +228,7 @@ impl TracedPool {
     where
         E: 'q + Execute<'q, Postgres>,
     {
-        if !self.shared.records() {
-            return (&self.pool).fetch_all(query);
-        }
-        let query = Captured::new(query);
-        let operation = self.shared.start(&self.parent(ctx), query.text());
-        let this = self.clone();
-        Box::pin(async move {
-            let mut conn = match this.acquire().await {
-                Ok(conn) => conn,
-                Err(error) => {
-                    finish(operation, Some(&error));
-                    return Err(error);
-                }
-            };
-            let result = fetch_all_on(&mut conn, query, operation).await;
-            this.release(conn);
-            result
-        })
+        on_connection!(self, ctx, query, fetch_all, fetch_all_on)
     }
 
     fn execute<'e, 'q: 'e, E>(
@@ -247,24 +239,7 @@ impl TracedPool {
     where
         E: 'q + Execute<'q, Postgres>,
     {
-        if !self.shared.records() {
-            return (&self.pool).execute(query);
-        }
-        let query = Captured::new(query);
-        let operation = self.shared.start(&self.parent(ctx), query.text());
-        let this = self.clone();
-        Box::pin(async move {
-            let mut conn = match this.acquire().await {
-                Ok(conn) => conn,
-                Err(error) => {
-                    finish(operation, Some(&error));
-                    return Err(error);
-                }
-            };
-            let result = execute_on(&mut conn, query, operation).await;
-            this.release(conn);
-            result
-        })
+        on_connection!(self, ctx, query, execute, execute_on)
     }
 
     /// Takes a connection out of the pool, recording the wait (and a timeout) and the pool's
