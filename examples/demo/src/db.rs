@@ -1,0 +1,168 @@
+//! The services' databases: connected by URL, tables created and seeded at start.
+//!
+//! The SQL is written once for SQLite and PostgreSQL (`$1` placeholders, `BIGINT` and `TEXT`
+//! columns, `ON CONFLICT DO NOTHING`), so that the same binary runs on an embedded SQLite file
+//! or on a server.
+
+use hyperion::Telemetry;
+use hyperion_sqlx::TracedPool;
+use sqlx::Executor;
+
+use crate::runtime::BoxError;
+
+/// A traced pool: every statement is a CLIENT span with a duration histogram.
+pub type Pool = TracedPool;
+
+/// The seeded users: `(name, tier)`; user `n` is the `n`th (ids 1 to 50 repeat the list).
+const PEOPLE: [(&str, &str); 10] = [
+    ("Ada Lovelace", "gold"),
+    ("Alan Turing", "standard"),
+    ("Grace Hopper", "gold"),
+    ("Edsger Dijkstra", "standard"),
+    ("Barbara Liskov", "standard"),
+    ("Donald Knuth", "gold"),
+    ("Frances Allen", "standard"),
+    ("Ken Thompson", "standard"),
+    ("Margaret Hamilton", "gold"),
+    ("John Backus", "standard"),
+];
+
+/// How many users are seeded (ids 1 to this).
+pub const SEEDED_USERS: i64 = 50;
+
+/// The catalog: `(item, price in cents)`.
+pub const CATALOG: [(&str, i64); 5] = [
+    ("book", 1_299),
+    ("pen", 199),
+    ("lamp", 4_599),
+    ("chair", 8_999),
+    ("mug", 899),
+];
+
+/// Connects to `url`.
+///
+/// # Errors
+///
+/// The URL is not a database this build supports, or the database cannot be reached; the
+/// message names the URL without its password.
+pub async fn connect(url: &str, telemetry: &Telemetry) -> Result<Pool, BoxError> {
+    let plain = sqlx::PgPool::connect(url)
+        .await
+        .map_err(|e| format!("cannot connect to the database at {}: {e}", redact(url)))?;
+    Ok(TracedPool::new(plain, telemetry))
+}
+
+/// The URL with its password replaced, for messages.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((credentials, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+/// Creates the user service's table and seeds it (untraced: start-up, not traffic).
+///
+/// # Errors
+///
+/// A statement fails.
+pub async fn migrate_users(pool: &Pool) -> Result<(), BoxError> {
+    let inner = pool.inner();
+    inner
+        .execute(
+            "CREATE TABLE IF NOT EXISTS users (
+                id BIGINT PRIMARY KEY,
+                name TEXT NOT NULL,
+                email TEXT NOT NULL,
+                tier TEXT NOT NULL,
+                order_count BIGINT NOT NULL DEFAULT 0
+            )",
+        )
+        .await?;
+    for id in 1..=SEEDED_USERS {
+        let (name, tier) = PEOPLE[(id as usize - 1) % PEOPLE.len()];
+        let email = format!(
+            "{}.{id}@example.com",
+            name.split(' ').next().unwrap_or("user").to_lowercase()
+        );
+        sqlx::query(
+            "INSERT INTO users (id, name, email, tier) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(email)
+        .bind(tier)
+        .execute(inner)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Creates the order service's tables and seeds the catalog (untraced: start-up, not traffic).
+///
+/// # Errors
+///
+/// A statement fails.
+pub async fn migrate_orders(pool: &Pool) -> Result<(), BoxError> {
+    let inner = pool.inner();
+    inner
+        .execute(
+            "CREATE TABLE IF NOT EXISTS items (
+                name TEXT PRIMARY KEY,
+                price_cents BIGINT NOT NULL
+            )",
+        )
+        .await?;
+    inner
+        .execute(
+            "CREATE TABLE IF NOT EXISTS orders (
+                id TEXT PRIMARY KEY,
+                user_id BIGINT NOT NULL,
+                item TEXT NOT NULL,
+                quantity BIGINT NOT NULL,
+                amount_cents BIGINT NOT NULL,
+                created_at_ms BIGINT NOT NULL
+            )",
+        )
+        .await?;
+    inner
+        .execute(
+            "CREATE TABLE IF NOT EXISTS order_events (
+                order_id TEXT NOT NULL,
+                event TEXT NOT NULL,
+                at_ms BIGINT NOT NULL
+            )",
+        )
+        .await?;
+    for (name, price) in CATALOG {
+        sqlx::query(
+            "INSERT INTO items (name, price_cents) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(price)
+        .execute(inner)
+        .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_not_printed() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db:5432/users"),
+            "postgres://app:***@db:5432/users"
+        );
+        assert_eq!(redact("postgres://app@db/users"), "postgres://app@db/users");
+        assert_eq!(redact("sqlite:/tmp/users.db"), "sqlite:/tmp/users.db");
+    }
+}
