@@ -78,6 +78,21 @@ if ! command -v prometheus >/dev/null 2>&1; then
 fi
 echo "setup: $(prometheus --version 2>&1 | head -n 1) at $(command -v prometheus)"
 
+# docker-compose: Debian's package (1.29 on bookworm), which the demo's compose tests run as
+# `docker-compose config` to validate compose/docker-compose.yml offline; no Docker engine is
+# needed or installed for that (--no-install-recommends leaves docker.io out).
+if ! command -v docker-compose >/dev/null 2>&1; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: docker-compose is not installed and this is not root; run as root or" \
+      "'sudo apt-get install -y --no-install-recommends docker-compose' first" >&2
+    exit 1
+  fi
+  command -v apt-get >/dev/null 2>&1 || { echo "setup: docker-compose is missing and there is no apt-get to install it" >&2; exit 1; }
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null
+fi
+echo "setup: $(docker-compose version --short 2>&1 | head -n 1) (docker-compose) at $(command -v docker-compose)"
+
 # Fetch every crate once, so that the build and test steps that follow work from the lock file.
 # PostgreSQL and NATS (with JetStream): the SQL and messaging integrations' tests run against the
 # real servers on 127.0.0.1 (:5432, database `test`; :4222). This machine kind runs both from
