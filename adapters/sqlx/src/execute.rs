@@ -2,20 +2,19 @@
 //! the query, so its parts are taken out first and handed on in a [`Captured`] query.
 
 use sqlx::error::BoxDynError;
-use sqlx::postgres::{PgArguments, PgStatement};
-use sqlx::{Execute, Postgres, SqlStr};
+use sqlx::{Database, Execute, SqlStr};
 
 /// A query taken apart: its text (readable by the telemetry), its prepared statement, its
 /// arguments, and whether sqlx should cache it; executed exactly as the original would be.
-pub(crate) struct Captured {
+pub(crate) struct Captured<DB: Database> {
     sql: SqlStr,
-    statement: Option<PgStatement>,
-    arguments: Option<Result<Option<PgArguments>, BoxDynError>>,
+    statement: Option<DB::Statement>,
+    arguments: Option<Result<Option<DB::Arguments>, BoxDynError>>,
     persistent: bool,
 }
 
-impl Captured {
-    pub(crate) fn new<'q, E: Execute<'q, Postgres>>(mut query: E) -> Self {
+impl<DB: Database> Captured<DB> {
+    pub(crate) fn new<'q, E: Execute<'q, DB>>(mut query: E) -> Self {
         let statement = query.statement().cloned();
         let persistent = query.persistent();
         let arguments = Some(query.take_arguments());
@@ -32,16 +31,16 @@ impl Captured {
     }
 }
 
-impl Execute<'_, Postgres> for Captured {
+impl<DB: Database> Execute<'_, DB> for Captured<DB> {
     fn sql(self) -> SqlStr {
         self.sql
     }
 
-    fn statement(&self) -> Option<&PgStatement> {
+    fn statement(&self) -> Option<&DB::Statement> {
         self.statement.as_ref()
     }
 
-    fn take_arguments(&mut self) -> Result<Option<PgArguments>, BoxDynError> {
+    fn take_arguments(&mut self) -> Result<Option<DB::Arguments>, BoxDynError> {
         self.arguments.take().unwrap_or(Ok(None))
     }
 

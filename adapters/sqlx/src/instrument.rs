@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use hyperion::{
     Context, Counter, Histogram, KeyValue, Span, SpanOptions, Telemetry, UpDownCounter, kv,
 };
-use sqlx::PgPool;
+use sqlx::Pool;
 
+use crate::database::{Description, TracedDatabase};
 use crate::semconv as sc;
 use crate::sql::{self, InfoCache, QueryInfo};
 
@@ -51,9 +52,8 @@ pub(crate) struct Shared {
     tracing: bool,
     logging: bool,
     pub(crate) options: Options,
-    server_address: String,
-    server_port: u16,
-    namespace: String,
+    /// `db.system.name`, `db.namespace`, `server.address`, `server.port`.
+    description: Description,
     duration: Histogram,
     wait_time: Histogram,
     timeouts: Counter,
@@ -65,18 +65,12 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(pool: &PgPool, telemetry: &Telemetry, options: Options) -> Self {
-        let connect = pool.connect_options();
-        let server_address = match connect.get_socket() {
-            Some(socket) => socket.display().to_string(),
-            None => connect.get_host().to_owned(),
-        };
-        // PostgreSQL connects to the database named like the user when none is given.
-        let namespace = connect
-            .get_database()
-            .unwrap_or_else(|| connect.get_username())
-            .to_owned();
-        let server_port = connect.get_port();
+    pub(crate) fn new<DB: TracedDatabase>(
+        pool: &Pool<DB>,
+        telemetry: &Telemetry,
+        options: Options,
+    ) -> Self {
+        let description = DB::describe(&pool.connect_options());
         let meter = telemetry.meter(env!("CARGO_PKG_NAME"));
         let duration = meter
             .histogram(sc::OPERATION_DURATION_METRIC)
@@ -98,7 +92,7 @@ impl Shared {
         let counts = Arc::new(PoolCounts::new(
             telemetry,
             &meter,
-            format!("{server_address}:{server_port}/{namespace}"),
+            description.pool_name(),
             i64::from(pool.options().get_max_connections()),
         ));
         Shared {
@@ -106,9 +100,7 @@ impl Shared {
             tracing: telemetry.tracer().is_some(),
             logging: telemetry.logger().is_some(),
             options,
-            server_address,
-            server_port,
-            namespace,
+            description,
             duration,
             wait_time,
             timeouts,
@@ -124,9 +116,7 @@ impl Shared {
             tracing: self.tracing,
             logging: self.logging,
             options: self.options.clone(),
-            server_address: self.server_address.clone(),
-            server_port: self.server_port,
-            namespace: self.namespace.clone(),
+            description: self.description.clone(),
             duration: self.duration.clone(),
             wait_time: self.wait_time.clone(),
             timeouts: self.timeouts.clone(),
@@ -196,30 +186,41 @@ impl Shared {
         }
     }
 
-    /// `{db.query.summary}`, or `postgresql` (`db.system.name`, the conventions' last resort)
+    /// `{db.query.summary}`, or `db.system.name` (`postgresql`, the conventions' last resort)
     /// when the text names no operation the summary knows (and so no target either).
     fn span_name(&self, info: &QueryInfo) -> String {
         if info.summary.is_empty() {
-            sc::DB_SYSTEM_POSTGRESQL.to_owned()
+            self.description.system.clone().into_owned()
         } else {
             info.summary.clone()
         }
     }
 
-    /// What every span of this pool carries about the server: `db.system.name`,
-    /// `db.namespace`, `server.address`, `server.port`.
-    pub(crate) fn server_attributes(&self) -> [KeyValue<'_>; 4] {
-        [
-            kv(sc::DB_SYSTEM_NAME, sc::DB_SYSTEM_POSTGRESQL),
-            kv(sc::DB_NAMESPACE, self.namespace.as_str()),
-            kv(sc::SERVER_ADDRESS, self.server_address.as_str()),
-            kv(sc::SERVER_PORT, i64::from(self.server_port)),
-        ]
+    /// What every span of this pool carries about the database: `db.system.name`, and
+    /// `db.namespace`, `server.address`, `server.port` where the database has them.
+    pub(crate) fn server_attributes(&self) -> Vec<KeyValue<'_>> {
+        let mut attributes = Vec::with_capacity(4);
+        self.push_server_attributes(&mut attributes);
+        attributes
+    }
+
+    fn push_server_attributes<'a>(&'a self, attributes: &mut Vec<KeyValue<'a>>) {
+        let description = &self.description;
+        attributes.push(kv(sc::DB_SYSTEM_NAME, description.system.as_ref()));
+        if let Some(namespace) = &description.namespace {
+            attributes.push(kv(sc::DB_NAMESPACE, namespace.as_str()));
+        }
+        if let Some(address) = &description.address {
+            attributes.push(kv(sc::SERVER_ADDRESS, address.as_str()));
+        }
+        if let Some(port) = description.port {
+            attributes.push(kv(sc::SERVER_PORT, i64::from(port)));
+        }
     }
 
     /// The attributes of both the span and the duration histogram.
     fn push_common<'a>(&'a self, attributes: &mut Vec<KeyValue<'a>>, info: &'a QueryInfo) {
-        attributes.extend(self.server_attributes());
+        self.push_server_attributes(attributes);
         if !info.summary.is_empty() {
             attributes.push(kv(sc::DB_QUERY_SUMMARY, info.summary.as_str()));
         }
@@ -235,7 +236,12 @@ impl Shared {
 
     /// Records the time a connection took to come out of the pool, a timeout, and the pool's
     /// connection counts now.
-    pub(crate) fn record_acquire(&self, pool: &PgPool, waited: Duration, timed_out: bool) {
+    pub(crate) fn record_acquire<DB: sqlx::Database>(
+        &self,
+        pool: &Pool<DB>,
+        waited: Duration,
+        timed_out: bool,
+    ) {
         let attributes = [kv(sc::POOL_NAME, self.counts.pool_name.as_str())];
         self.wait_time
             .record(&self.root, waited.as_secs_f64(), &attributes);
@@ -247,7 +253,7 @@ impl Shared {
 
     /// Records the pool's connection counts as they will be once the connection about to be
     /// released is back in the pool (sqlx returns it from a task of its own, after the drop).
-    pub(crate) fn record_release(&self, pool: &PgPool) {
+    pub(crate) fn record_release<DB: sqlx::Database>(&self, pool: &Pool<DB>) {
         self.counts.record(pool, 1);
     }
 }
@@ -296,7 +302,7 @@ impl PoolCounts {
 
     /// Reports the pool's counts, with `returning` connections about to go back to it counted
     /// as idle already.
-    fn record(&self, pool: &PgPool, returning: i64) {
+    fn record<DB: sqlx::Database>(&self, pool: &Pool<DB>, returning: i64) {
         if !self.connections.is_enabled() {
             return;
         }
@@ -356,7 +362,7 @@ pub(crate) struct Operation {
     info: Arc<QueryInfo>,
     started: Instant,
     rows: u64,
-    /// From the command tag, when a `QueryResult` was seen (not on `fetch_optional`/`fetch_all`).
+    /// From the `QueryResult`s seen (not on `fetch_optional`/`fetch_all`, where sqlx keeps them).
     affected: Option<u64>,
     finished: bool,
 }
@@ -402,7 +408,12 @@ impl Operation {
             if let Some(error) = error {
                 self.span.record_exception(
                     error_type.as_deref().unwrap_or(sc::OTHER),
-                    &message(error, code.as_deref(), &shared.options),
+                    &message(
+                        error,
+                        code.as_deref(),
+                        shared.description.code_label(),
+                        &shared.options,
+                    ),
                 );
             }
         }
@@ -455,7 +466,7 @@ impl Operation {
 
     fn span_label(&self) -> &str {
         if self.info.summary.is_empty() {
-            sc::DB_SYSTEM_POSTGRESQL
+            &self.shared.description.system
         } else {
             &self.info.summary
         }
@@ -470,7 +481,8 @@ impl Drop for Operation {
     }
 }
 
-/// `error.type`: the SQLSTATE when the database answered with one (the conventions: it "SHOULD
+/// `error.type`: the database's code when it answered with one (PostgreSQL's SQLSTATE, SQLite's
+/// extended result code) (the conventions: it "SHOULD
 /// match `db.response.status_code`"), `timeout` when no connection came out of the pool in
 /// time, else the sqlx error's variant (`sqlx::Error::Io`...).
 fn error_type(error: &sqlx::Error, code: Option<&str>) -> String {
@@ -505,28 +517,39 @@ fn error_type(error: &sqlx::Error, code: Option<&str>) -> String {
 /// The `exception` event's message. A database's message can quote values from the statement
 /// (`invalid input syntax for type integer: "abc"`), and sqlx's encoding and decoding errors
 /// quote parameter and column values (`value +300000-01-01 would overflow`), so unless the full
-/// text is recorded a database error becomes its SQLSTATE and the constraint, table and column
-/// the server names, and another error its kind (the `error.type`).
-fn message(error: &sqlx::Error, code: Option<&str>, options: &Options) -> String {
+/// text is recorded a database error becomes its code (`SQLSTATE 23505`, `SQLite result code
+/// 2067`, introduced by `label`) and the constraint, table and column the server names (only
+/// PostgreSQL names them), and another error its kind (the `error.type`).
+fn message(error: &sqlx::Error, code: Option<&str>, label: &str, options: &Options) -> String {
     match (error.as_database_error(), options.query_text) {
         (_, QueryText::Full) => error.to_string(),
         (Some(db), _) => {
-            let mut message = format!("SQLSTATE {}", code.unwrap_or("?"));
-            if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
-                for (what, value) in [
-                    ("constraint", pg.constraint()),
-                    ("table", pg.table()),
-                    ("column", pg.column()),
-                ] {
-                    if let Some(value) = value {
-                        message.push_str(&format!(" {what} {value}"));
-                    }
+            let mut message = format!("{label} {}", code.unwrap_or("?"));
+            for (what, value) in [
+                ("constraint", db.constraint()),
+                ("table", db.table()),
+                ("column", column(db)),
+            ] {
+                if let Some(value) = value {
+                    message.push_str(&format!(" {what} {value}"));
                 }
             }
             message
         }
         (None, _) => error_type(error, None),
     }
+}
+
+/// The column a database error names: only PostgreSQL's errors do, and sqlx's generic
+/// [`DatabaseError`](sqlx::error::DatabaseError) has no method for it. (Through `sqlx::Any` the
+/// error is still the driver's own, so this finds it there too.)
+fn column(error: &dyn sqlx::error::DatabaseError) -> Option<&str> {
+    #[cfg(feature = "postgres")]
+    if let Some(pg) = error.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        return pg.column();
+    }
+    let _ = error;
+    None
 }
 
 #[cfg(test)]
@@ -541,14 +564,14 @@ mod tests {
             sqlx::Error::ColumnNotFound("4242-secret".into()),
         ];
         for error in &quoting {
-            let text = message(error, None, &Options::default());
+            let text = message(error, None, "SQLSTATE", &Options::default());
             assert!(!text.contains("4242-secret"), "{text}");
             assert!(text.starts_with("sqlx::Error::"), "{text}");
             let full = Options {
                 query_text: QueryText::Full,
                 ..Options::default()
             };
-            assert!(message(error, None, &full).contains("4242-secret"));
+            assert!(message(error, None, "SQLSTATE", &full).contains("4242-secret"));
         }
         assert_eq!(error_type(&sqlx::Error::PoolTimedOut, None), "timeout");
         assert_eq!(

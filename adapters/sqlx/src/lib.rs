@@ -1,11 +1,11 @@
 //! # hyperion-sqlx
 //!
-//! PostgreSQL telemetry for the [`hyperion`] facade through [sqlx] 0.9: [`TracedPool`]
-//! wraps a [`PgPool`](sqlx::PgPool) in one line, after which ordinary `sqlx::query(..)` calls
-//! give a CLIENT span per statement named by its summary (`SELECT users`), the
-//! `db.client.operation.duration` histogram with the span as exemplar, pool metrics, and a
-//! warning log line, correlated with the trace, for slow statements. It speaks the facade only,
-//! so it works with any hyperion adapter (`otel`, `memory`, ...).
+//! SQL telemetry for the [`hyperion`] facade through [sqlx] 0.9, for PostgreSQL and SQLite:
+//! [`TracedPool`] wraps a sqlx [`Pool`](sqlx::Pool) in one line, after which ordinary
+//! `sqlx::query(..)` calls give a CLIENT span per statement named by its summary
+//! (`SELECT users`), the `db.client.operation.duration` histogram with the span as exemplar,
+//! pool metrics, and a warning log line, correlated with the trace, for slow statements. It
+//! speaks the facade only, so it works with any hyperion adapter (`otel`, `memory`, ...).
 //!
 //! ```no_run
 //! use hyperion::Telemetry;
@@ -27,6 +27,57 @@
 //! # drop(name); Ok(()) }
 //! ```
 //!
+//! ## Databases
+//!
+//! | feature | pool | `TracedPool<…>` | `db.system.name` |
+//! |---|---|---|---|
+//! | `postgres` (default) | `sqlx::PgPool` | `TracedPool` (the default parameter) or `TracedPool<Postgres>` | `postgresql` |
+//! | `sqlite` | `sqlx::SqlitePool` | `TracedPool<Sqlite>` | `sqlite` |
+//! | `any` | `sqlx::AnyPool` | `TracedPool<Any>` | by the URL, at run time |
+//!
+//! [`TracedPool::new`] takes the database from the pool it is given; the types follow
+//! (`WithContext<'_, DB>`, `TracedTransaction<DB>`), and every `DB` defaults to `Postgres`, so
+//! code written for PostgreSQL alone names them without a parameter. What differs from one
+//! database to another (the description of the database, the rows affected) is the sealed
+//! [`TracedDatabase`] trait's; its docs have the values.
+//!
+//! ### One type, either database
+//!
+//! With the feature `any`, one `TracedPool<Any>` runs on whichever database the URL names, so
+//! that an application can default to an SQLite file (nothing to install) and run on
+//! PostgreSQL when `DATABASE_URL` says so. `db.system.name`, `db.namespace`, `server.address`
+//! and `server.port` are read from the URL when the pool is wrapped: `postgres:` and
+//! `postgresql:` as PostgreSQL's driver reads them, `sqlite:` as SQLite's (the file's name, no
+//! server), any other scheme as the system's name with the URL's host, port and first path
+//! segment. sqlx's `Any` connects only through the drivers installed first: call
+//! `sqlx::any::install_default_drivers()` once before the first connection (it installs the
+//! drivers compiled in, through this crate's features `postgres` and `sqlite` or sqlx's own);
+//! without it, connecting panics (`No drivers installed`).
+//!
+//! ```no_run
+//! # #[cfg(all(feature = "any", feature = "sqlite"))]
+//! # async fn run(telemetry: hyperion::Telemetry) -> Result<(), sqlx::Error> {
+//! use hyperion_sqlx::TracedPool;
+//! use sqlx::Any;
+//!
+//! sqlx::any::install_default_drivers();
+//! let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite:demo.db?mode=rwc".into());
+//! let pool: TracedPool<Any> = TracedPool::new(sqlx::AnyPool::connect(&url).await?, &telemetry);
+//!
+//! let ctx = telemetry.context();
+//! sqlx::query("CREATE TABLE IF NOT EXISTS users (id BIGINT PRIMARY KEY, name TEXT)")
+//!     .execute(pool.with(&ctx))
+//!     .await?;
+//! let count: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+//!     .fetch_one(pool.with(&ctx))
+//!     .await?;
+//! # drop(count); Ok(()) }
+//! ```
+//!
+//! The text of a statement is sent as written: the SQL (and its placeholders, `$1` for
+//! PostgreSQL, `?` for SQLite) must suit the database the URL picks, as with sqlx's `Any`
+//! itself.
+//!
 //! ## Which parent
 //!
 //! The caller says, explicitly: `pool.with(&ctx)` is an [`Executor`](sqlx::Executor) whose
@@ -45,28 +96,31 @@
 //!
 //! Each statement gets a CLIENT span named by its `db.query.summary` (the operations and
 //! tables in order: `SELECT users`, `INSERT orders`, `INSERT shipping_details SELECT orders`;
-//! `postgresql` when the text names no operation), started with:
+//! `db.system.name`, `postgresql` or `sqlite`, when the text names no operation), started with:
 //!
 //! | attribute | value |
 //! |---|---|
-//! | `db.system.name` | `postgresql` |
-//! | `db.namespace` | the database name from the connect options (the user name when none is given, as PostgreSQL does); the schema is not added, as knowing it would take a query |
-//! | `server.address`, `server.port` | the host (or the Unix socket's path) and port of the connect options, always |
+//! | `db.system.name` | `postgresql`, `sqlite` |
+//! | `db.namespace` | PostgreSQL: the database name from the connect options (the user name when none is given, as PostgreSQL does); the schema is not added, as knowing it would take a query. SQLite: the database file's name without its directories |
+//! | `server.address`, `server.port` | PostgreSQL: the host (or the Unix socket's path) and port of the connect options, always. SQLite: none |
 //! | `db.query.summary` | as above, at most 255 bytes, cut between words |
 //! | `db.query.text` | the text with every literal replaced by `?` and comments removed; see [`QueryText`] |
 //! | `db.operation.name`, `db.collection.name` | only with [`operation_attributes`](TracedPool::operation_attributes) |
 //!
 //! and when it ends `db.response.returned_rows` (Opt-In in the conventions, still in
 //! development there; recorded here because it costs a counter and says much) and, where sqlx
-//! hands over PostgreSQL's command tag (`execute`, `fetch`, `fetch_many`; not `fetch_one` or
-//! `fetch_all`), `hyperion.db.affected_rows` (the conventions have no key for it). The span
-//! covers the call from the executor's start to its last row. A failure sets the status to error,
-//! `db.response.status_code` to the SQLSTATE, `error.type` to the SQLSTATE too (the conventions:
-//! it "SHOULD match `db.response.status_code`"), or `timeout` when no connection came out of the
-//! pool in time, or the sqlx error variant (`sqlx::Error::Io`...); and an `exception` event whose
-//! message is `SQLSTATE 23505 constraint users_email_key table users` for a database error and
-//! the variant for another — the server's messages can quote values from the statement, and
-//! sqlx's encoding errors quote parameters, so they are only used with [`QueryText::Full`].
+//! hands over the statement's result (PostgreSQL's command tag, SQLite's change count: on
+//! `execute`, `fetch`, `fetch_many`; not `fetch_one` or `fetch_all`), `hyperion.db.affected_rows`
+//! (the conventions have no key for it). The span covers the call from the executor's start to
+//! its last row. A failure sets the status to error, `db.response.status_code` to the
+//! database's code (PostgreSQL's SQLSTATE, `23505`; SQLite's extended result code, `2067` for a
+//! UNIQUE violation), `error.type` to the same code (the conventions: it "SHOULD match
+//! `db.response.status_code`"), or `timeout` when no connection came out of the pool in time,
+//! or the sqlx error variant (`sqlx::Error::Io`...); and an `exception` event whose message is
+//! `SQLSTATE 23505 constraint users_email_key table users` (`SQLite result code 2067`) for a
+//! database error and the variant for another — the databases' messages can quote values from
+//! the statement, and sqlx's encoding errors quote parameters, so they are only used with
+//! [`QueryText::Full`].
 //!
 //! **Parameters are never recorded.** The sanitizer knows PostgreSQL's lexical rules (`''` and
 //! `E'\''` escapes, dollar quoting, nested comments, bit and Unicode strings, numbers, `TRUE`
@@ -78,10 +132,20 @@
 //! default, because a parameterized statement can still hold literals, and a default that can
 //! leak one is not a safe default. `QueryText::Full` records the text as written.
 //!
+//! The lexer is PostgreSQL's, and reads SQLite's common syntax as well: SQLite's strings, `X'…'`
+//! blobs, numbers, `"quoted"` names and comments are written as PostgreSQL's (its block comments
+//! do not nest, so reading them as nested can only hide more), and its parameters are kept as
+//! written: `?` and `?NNN` (a parameter, like `$1`; a bare `?` is no literal either), `:name`,
+//! `@name` and `$name`. Names in `[brackets]` or `` `backquotes` `` are read as words (a quote
+//! inside one hides the rest of the text, as an unterminated string does). One SQLite leniency is
+//! not followed: a double-quoted word that names no column, which SQLite takes for a string, is
+//! recorded as the quoted name it looks like; write strings in single quotes.
+//!
 //! ## Metrics
 //!
 //! - `db.client.operation.duration` (s, the conventions' boundaries [`DURATION_BOUNDARIES`]):
-//!   `db.system.name`, `db.namespace`, `server.address`, `server.port`, `db.query.summary`,
+//!   `db.system.name`, `db.namespace`, `server.address`, `server.port` (those the database
+//!   has), `db.query.summary`,
 //!   and on failure `db.response.status_code` and `error.type`. Recorded with the statement's
 //!   span context before the span ends, so the span is its exemplar.
 //! - `db.client.connection.wait_time` (s): time to get a connection out of the pool, for every
@@ -96,7 +160,7 @@
 //!
 //! The pool's metrics carry `db.client.connection.pool.name` =
 //! `{server.address}:{server.port}/{db.namespace}`, as the conventions suggest for pools
-//! without a name.
+//! without a name; an SQLite pool, with no server, is named by its `db.namespace` alone.
 //!
 //! ## Slow statements
 //!
@@ -115,11 +179,30 @@
 //!
 //! ## Not covered
 //!
-//! PostgreSQL only (SQLite and MySQL would need their own `db.system.name`, address and
-//! error codes: the executors are written against `Postgres`). `prepare` and `describe` are
+//! PostgreSQL and SQLite only. A MySQL URL given to a `TracedPool<Any>` (with sqlx's `mysql`
+//! driver) is described by its scheme, host, port and database, and its text read by the same
+//! lexer, which knows MySQL's backslash escapes and backquoted names but not its `#` comments
+//! (whose words would be recorded). The SQLite `db.namespace` is the file's name, not its path,
+//! so two files of one name in different directories look the same. `prepare` and `describe` are
 //! passed through untraced. Statements run on [`TracedPool::inner`] or
 //! [`TracedTransaction::inner_mut`] are not traced.
 
+/// Declares a public type generic over its database, the last parameter, which defaults to
+/// `sqlx::Postgres` where the `postgres` feature is on (and has no default without it: no other
+/// database is in every build).
+macro_rules! database_generic {
+    ($(#[$meta:meta])* pub struct $name:ident<$($lt:lifetime,)? DB> $body:tt) => {
+        #[cfg(feature = "postgres")]
+        $(#[$meta])*
+        pub struct $name<$($lt,)? DB: $crate::TracedDatabase = sqlx::Postgres> $body
+
+        #[cfg(not(feature = "postgres"))]
+        $(#[$meta])*
+        pub struct $name<$($lt,)? DB: $crate::TracedDatabase> $body
+    };
+}
+
+mod database;
 mod execute;
 mod instrument;
 mod pool;
@@ -127,6 +210,7 @@ pub mod semconv;
 pub mod sql;
 mod transaction;
 
+pub use database::TracedDatabase;
 pub use instrument::QueryText;
 pub use pool::{TracedPool, WithContext};
 pub use semconv::{DURATION_BOUNDARIES, OPERATION_DURATION_METRIC};

@@ -13,47 +13,66 @@ use futures_util::TryStreamExt;
 use hyperion::context::with_current_span_context;
 use hyperion::{Context, Telemetry};
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgQueryResult, PgRow, PgStatement, PgTypeInfo};
-use sqlx::{Either, Error, Execute, Executor, PgConnection, PgPool, Postgres, SqlStr};
+use sqlx::{Database, Either, Error, Execute, Executor, Pool, SqlStr};
 use sqlx_core::ext::async_stream::TryAsyncStream;
 
+use crate::database::TracedDatabase;
 use crate::execute::Captured;
 use crate::instrument::{Operation, Options, QueryText, Shared};
 use crate::transaction::TracedTransaction;
 
-/// A PostgreSQL pool whose statements are traced and measured. Made from a [`PgPool`] in one
-/// line where the pool is made; the rest of the code passes it where it passed the pool.
-///
-/// ```no_run
-/// use hyperion::Telemetry;
-/// use hyperion_sqlx::TracedPool;
-///
-/// # async fn run(telemetry: Telemetry) -> Result<(), sqlx::Error> {
-/// let pool = TracedPool::new(sqlx::PgPool::connect("postgres://localhost/app").await?, &telemetry);
-///
-/// let ctx = telemetry.context(); // in a handler: the request's context
-/// let (id,): (i64,) = sqlx::query_as("SELECT id FROM users WHERE email = $1")
-///     .bind("ada@example.com")
-///     .fetch_one(pool.with(&ctx)) // span `SELECT users`, child of ctx's span
-///     .await?;
-/// # let _ = id;
-/// # Ok(()) }
-/// ```
-///
-/// It is an [`Executor`] two ways:
-///
-/// - [`pool.with(&ctx)`](Self::with): the statement's span is a child of `ctx`'s span. This is
-///   the way to use: the parent is explicit, as everywhere in the facade.
-/// - `&pool`: the parent is the span the calling code runs under through the core's bridge
-///   ([`with_current_span_context`]), read when the statement starts (that is, when the query's
-///   future is first polled); a new trace when there is none. Convenient inside an intercepted
-///   call or a handler behind `hyperion-tower`'s layer, whose futures are polled in scope.
-///
-/// Cloning is cheap (the pool and the telemetry are shared).
-#[derive(Clone)]
-pub struct TracedPool {
-    pool: PgPool,
-    shared: Arc<Shared>,
+database_generic! {
+    /// A pool whose statements are traced and measured. Made from a [`Pool`] in one line where
+    /// the pool is made; the rest of the code passes it where it passed the pool.
+    ///
+    /// ```no_run
+    /// use hyperion::Telemetry;
+    /// use hyperion_sqlx::TracedPool;
+    ///
+    /// # async fn run(telemetry: Telemetry) -> Result<(), sqlx::Error> {
+    /// let pool = TracedPool::new(sqlx::PgPool::connect("postgres://localhost/app").await?, &telemetry);
+    ///
+    /// let ctx = telemetry.context(); // in a handler: the request's context
+    /// let (id,): (i64,) = sqlx::query_as("SELECT id FROM users WHERE email = $1")
+    ///     .bind("ada@example.com")
+    ///     .fetch_one(pool.with(&ctx)) // span `SELECT users`, child of ctx's span
+    ///     .await?;
+    /// # let _ = id;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// The database is the pool's, a [`TracedDatabase`]: PostgreSQL (`TracedPool` alone is
+    /// `TracedPool<Postgres>`, with the default feature `postgres`), SQLite
+    /// (`TracedPool<Sqlite>`, feature `sqlite`), or either chosen at run time by the URL
+    /// (`TracedPool<Any>`, feature `any`; see [the crate docs](crate#one-type-either-database)).
+    ///
+    /// It is an [`Executor`] two ways:
+    ///
+    /// - [`pool.with(&ctx)`](Self::with): the statement's span is a child of `ctx`'s span. This
+    ///   is the way to use: the parent is explicit, as everywhere in the facade.
+    /// - `&pool`: the parent is the span the calling code runs under through the core's bridge
+    ///   ([`with_current_span_context`]), read when the statement starts (that is, when the
+    ///   query's future is first polled); a new trace when there is none. Convenient inside an
+    ///   intercepted call or a handler behind `hyperion-tower`'s layer, whose futures are polled
+    ///   in scope.
+    ///
+    /// Code generic over the database needs what sqlx's own pool needs to be an executor:
+    /// `for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>`.
+    ///
+    /// Cloning is cheap (the pool and the telemetry are shared).
+    pub struct TracedPool<DB> {
+        pool: Pool<DB>,
+        shared: Arc<Shared>,
+    }
+}
+
+impl<DB: TracedDatabase> Clone for TracedPool<DB> {
+    fn clone(&self) -> Self {
+        TracedPool {
+            pool: self.pool.clone(),
+            shared: Arc::clone(&self.shared),
+        }
+    }
 }
 
 /// The body of the pool's calls that take a connection themselves (`fetch_optional`,
@@ -75,18 +94,20 @@ macro_rules! on_connection {
                     return Err(error);
                 }
             };
-            let result = $on(&mut conn, query, operation).await;
+            let result = $on::<DB>(&mut *conn, query, operation).await;
             this.release(conn);
             result
         })
     }};
 }
 
-impl TracedPool {
+impl<DB: TracedDatabase> TracedPool<DB> {
     /// Traces every statement run on `pool` into `telemetry`, with the default options:
     /// sanitized `db.query.text`, no `db.operation.name`/`db.collection.name`, and a warning
-    /// log line for statements slower than one second (sqlx's own threshold).
-    pub fn new(pool: PgPool, telemetry: &Telemetry) -> Self {
+    /// log line for statements slower than one second (sqlx's own threshold). The database is
+    /// the pool's: `TracedPool::new(pg_pool, ..)` is a `TracedPool<Postgres>`,
+    /// `TracedPool::new(sqlite_pool, ..)` a `TracedPool<Sqlite>`.
+    pub fn new(pool: Pool<DB>, telemetry: &Telemetry) -> Self {
         let shared = Arc::new(Shared::new(&pool, telemetry, Options::default()));
         TracedPool { pool, shared }
     }
@@ -118,7 +139,7 @@ impl TracedPool {
 
     /// Also records `db.operation.name` and `db.collection.name`, read from the statement's text
     /// when it has exactly one operation (and, for the collection, one table). Off by default:
-    /// the PostgreSQL conventions say these "SHOULD NOT be extracted from `db.query.text`"
+    /// the SQL conventions say these "SHOULD NOT be extracted from `db.query.text`"
     /// (one text can hold several operations); `db.query.summary` carries both in every case.
     /// Turn it on for dashboards that group by them.
     #[must_use]
@@ -136,13 +157,13 @@ impl TracedPool {
     }
 
     /// An executor whose statements are children of `ctx`'s span.
-    pub fn with<'a>(&'a self, ctx: &'a Context) -> WithContext<'a> {
+    pub fn with<'a>(&'a self, ctx: &'a Context) -> WithContext<'a, DB> {
         WithContext { pool: self, ctx }
     }
 
     /// Begins a transaction whose span is a child of `ctx`'s span; the statements run on the
     /// transaction are its children. See [`TracedTransaction`].
-    pub async fn begin(&self, ctx: &Context) -> Result<TracedTransaction, Error> {
+    pub async fn begin(&self, ctx: &Context) -> Result<TracedTransaction<DB>, Error> {
         let parent = if self.shared.records() {
             self.parent(Some(ctx))
         } else {
@@ -153,7 +174,7 @@ impl TracedPool {
 
     /// The pool, for what this type does not wrap (closing it, its options, `acquire`).
     /// Statements run on it directly are not traced.
-    pub fn inner(&self) -> &PgPool {
+    pub fn inner(&self) -> &Pool<DB> {
         &self.pool
     }
 
@@ -176,13 +197,37 @@ impl TracedPool {
         }
     }
 
-    fn fetch_many<'e, 'q: 'e, E>(
-        &self,
-        ctx: Option<&Context>,
-        query: E,
-    ) -> BoxStream<'e, Result<Either<PgQueryResult, PgRow>, Error>>
+    /// Takes a connection out of the pool, recording the wait (and a timeout) and the pool's
+    /// counts.
+    async fn acquire(&self) -> Result<PoolConnection<DB>, Error> {
+        let measure = self.shared.measures_pool();
+        let started = measure.then(Instant::now);
+        let result = self.pool.acquire().await;
+        if let Some(started) = started {
+            let timed_out = matches!(result, Err(Error::PoolTimedOut));
+            self.shared
+                .record_acquire(&self.pool, started.elapsed(), timed_out);
+        }
+        result
+    }
+
+    /// Gives a connection back to the pool, recording the pool's counts with it returned.
+    fn release(&self, conn: PoolConnection<DB>) {
+        if self.shared.measures_pool() {
+            self.shared.record_release(&self.pool);
+        }
+        drop(conn);
+    }
+}
+
+/// The statements: where sqlx's own pool is an executor (its connections are executors).
+impl<DB: TracedDatabase> TracedPool<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    fn traced_fetch_many<'e, 'q: 'e, E>(&self, ctx: Option<&Context>, query: E) -> Results<'e, DB>
     where
-        E: 'q + Execute<'q, Postgres>,
+        E: 'q + Execute<'q, DB>,
     {
         if !self.shared.records() {
             return (&self.pool).fetch_many(query);
@@ -206,66 +251,44 @@ impl TracedPool {
             this.release(conn);
             result
         });
-        traced_stream(Box::pin(rows), operation)
+        traced_stream::<DB>(Box::pin(rows), operation)
     }
 
-    fn fetch_optional<'e, 'q: 'e, E>(
+    fn traced_fetch_optional<'e, 'q: 'e, E>(
         &self,
         ctx: Option<&Context>,
         query: E,
-    ) -> BoxFuture<'e, Result<Option<PgRow>, Error>>
+    ) -> BoxFuture<'e, Result<Option<DB::Row>, Error>>
     where
-        E: 'q + Execute<'q, Postgres>,
+        E: 'q + Execute<'q, DB>,
     {
         on_connection!(self, ctx, query, fetch_optional, fetch_optional_on)
     }
 
-    fn fetch_all<'e, 'q: 'e, E>(
+    fn traced_fetch_all<'e, 'q: 'e, E>(
         &self,
         ctx: Option<&Context>,
         query: E,
-    ) -> BoxFuture<'e, Result<Vec<PgRow>, Error>>
+    ) -> BoxFuture<'e, Result<Vec<DB::Row>, Error>>
     where
-        E: 'q + Execute<'q, Postgres>,
+        E: 'q + Execute<'q, DB>,
     {
         on_connection!(self, ctx, query, fetch_all, fetch_all_on)
     }
 
-    fn execute<'e, 'q: 'e, E>(
+    fn traced_execute<'e, 'q: 'e, E>(
         &self,
         ctx: Option<&Context>,
         query: E,
-    ) -> BoxFuture<'e, Result<PgQueryResult, Error>>
+    ) -> BoxFuture<'e, Result<DB::QueryResult, Error>>
     where
-        E: 'q + Execute<'q, Postgres>,
+        E: 'q + Execute<'q, DB>,
     {
         on_connection!(self, ctx, query, execute, execute_on)
     }
-
-    /// Takes a connection out of the pool, recording the wait (and a timeout) and the pool's
-    /// counts.
-    async fn acquire(&self) -> Result<PoolConnection<Postgres>, Error> {
-        let measure = self.shared.measures_pool();
-        let started = measure.then(Instant::now);
-        let result = self.pool.acquire().await;
-        if let Some(started) = started {
-            let timed_out = matches!(result, Err(Error::PoolTimedOut));
-            self.shared
-                .record_acquire(&self.pool, started.elapsed(), timed_out);
-        }
-        result
-    }
-
-    /// Gives a connection back to the pool, recording the pool's counts with it returned.
-    fn release(&self, conn: PoolConnection<Postgres>) {
-        if self.shared.measures_pool() {
-            self.shared.record_release(&self.pool);
-        }
-        drop(conn);
-    }
 }
 
-impl fmt::Debug for TracedPool {
+impl<DB: TracedDatabase> fmt::Debug for TracedPool<DB> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TracedPool")
             .field("pool", &self.pool)
@@ -274,72 +297,92 @@ impl fmt::Debug for TracedPool {
     }
 }
 
-/// An executor that runs statements on a [`TracedPool`] as children of a given context's span;
-/// made by [`TracedPool::with`]. It is `Copy`: make one per request and pass it to every query.
-///
-/// ```no_run
-/// # async fn run(pool: hyperion_sqlx::TracedPool, ctx: hyperion::Context) -> Result<(), sqlx::Error> {
-/// let db = pool.with(&ctx);
-/// sqlx::query("UPDATE users SET seen = now() WHERE id = $1").bind(7_i64).execute(db).await?;
-/// let rows = sqlx::query("SELECT id FROM orders WHERE user_id = $1").bind(7_i64).fetch_all(db).await?;
-/// # drop(rows); Ok(()) }
-/// ```
-#[derive(Clone, Copy, Debug)]
-pub struct WithContext<'a> {
-    pool: &'a TracedPool,
-    ctx: &'a Context,
+database_generic! {
+    /// An executor that runs statements on a [`TracedPool`] as children of a given context's
+    /// span; made by [`TracedPool::with`]. It is `Copy`: make one per request and pass it to
+    /// every query.
+    ///
+    /// ```no_run
+    /// # async fn run(pool: hyperion_sqlx::TracedPool, ctx: hyperion::Context) -> Result<(), sqlx::Error> {
+    /// let db = pool.with(&ctx);
+    /// sqlx::query("UPDATE users SET seen = now() WHERE id = $1").bind(7_i64).execute(db).await?;
+    /// let rows = sqlx::query("SELECT id FROM orders WHERE user_id = $1").bind(7_i64).fetch_all(db).await?;
+    /// # drop(rows); Ok(()) }
+    /// ```
+    #[derive(Debug)]
+    pub struct WithContext<'a, DB> {
+        pool: &'a TracedPool<DB>,
+        ctx: &'a Context,
+    }
 }
+
+impl<DB: TracedDatabase> Clone for WithContext<'_, DB> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<DB: TracedDatabase> Copy for WithContext<'_, DB> {}
 
 /// Implements [`Executor`] for a type whose `self.target()` gives `(&TracedPool, Option<&Context>)`.
 macro_rules! pool_executor {
     ($lt:lifetime, $ty:ty, |$this:ident| $target:expr) => {
-        impl<$lt> Executor<$lt> for $ty {
-            type Database = Postgres;
+        impl<$lt, DB: TracedDatabase> Executor<$lt> for $ty
+        where
+            for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+        {
+            type Database = DB;
 
             fn fetch_many<'e, 'q: 'e, E>(
                 self,
                 query: E,
-            ) -> BoxStream<'e, Result<Either<PgQueryResult, PgRow>, Error>>
+            ) -> BoxStream<'e, Result<Either<DB::QueryResult, DB::Row>, Error>>
             where
                 $lt: 'e,
-                E: 'q + Execute<'q, Postgres>,
+                E: 'q + Execute<'q, DB>,
             {
                 let $this = self;
                 let (pool, ctx) = $target;
-                pool.fetch_many(ctx, query)
+                pool.traced_fetch_many(ctx, query)
             }
 
             fn fetch_optional<'e, 'q: 'e, E>(
                 self,
                 query: E,
-            ) -> BoxFuture<'e, Result<Option<PgRow>, Error>>
+            ) -> BoxFuture<'e, Result<Option<DB::Row>, Error>>
             where
                 $lt: 'e,
-                E: 'q + Execute<'q, Postgres>,
+                E: 'q + Execute<'q, DB>,
             {
                 let $this = self;
                 let (pool, ctx) = $target;
-                pool.fetch_optional(ctx, query)
+                pool.traced_fetch_optional(ctx, query)
             }
 
-            fn fetch_all<'e, 'q: 'e, E>(self, query: E) -> BoxFuture<'e, Result<Vec<PgRow>, Error>>
+            fn fetch_all<'e, 'q: 'e, E>(
+                self,
+                query: E,
+            ) -> BoxFuture<'e, Result<Vec<DB::Row>, Error>>
             where
                 $lt: 'e,
-                E: 'q + Execute<'q, Postgres>,
+                E: 'q + Execute<'q, DB>,
             {
                 let $this = self;
                 let (pool, ctx) = $target;
-                pool.fetch_all(ctx, query)
+                pool.traced_fetch_all(ctx, query)
             }
 
-            fn execute<'e, 'q: 'e, E>(self, query: E) -> BoxFuture<'e, Result<PgQueryResult, Error>>
+            fn execute<'e, 'q: 'e, E>(
+                self,
+                query: E,
+            ) -> BoxFuture<'e, Result<DB::QueryResult, Error>>
             where
                 $lt: 'e,
-                E: 'q + Execute<'q, Postgres>,
+                E: 'q + Execute<'q, DB>,
             {
                 let $this = self;
                 let (pool, ctx) = $target;
-                pool.execute(ctx, query)
+                pool.traced_execute(ctx, query)
             }
 
             /// Prepares on the pool; not traced (sqlx prepares statements by itself, inside
@@ -347,8 +390,8 @@ macro_rules! pool_executor {
             fn prepare_with<'e>(
                 self,
                 sql: SqlStr,
-                parameters: &'e [PgTypeInfo],
-            ) -> BoxFuture<'e, Result<PgStatement, Error>>
+                parameters: &'e [DB::TypeInfo],
+            ) -> BoxFuture<'e, Result<DB::Statement, Error>>
             where
                 $lt: 'e,
             {
@@ -358,10 +401,7 @@ macro_rules! pool_executor {
             }
 
             #[doc(hidden)]
-            fn describe<'e>(
-                self,
-                sql: SqlStr,
-            ) -> BoxFuture<'e, Result<sqlx::Describe<Postgres>, Error>>
+            fn describe<'e>(self, sql: SqlStr) -> BoxFuture<'e, Result<sqlx::Describe<DB>, Error>>
             where
                 $lt: 'e,
             {
@@ -373,39 +413,43 @@ macro_rules! pool_executor {
     };
 }
 
-pool_executor!('c, &'c TracedPool, |this| (this, None::<&Context>));
-pool_executor!('c, WithContext<'c>, |this| (this.pool, Some(this.ctx)));
+pool_executor!('p, &'p TracedPool<DB>, |this| (this, None::<&Context>));
+pool_executor!('p, WithContext<'p, DB>, |this| (this.pool, Some(this.ctx)));
+
+/// A statement's rows or results, as sqlx streams them.
+type Results<'e, DB> =
+    BoxStream<'e, Result<Either<<DB as Database>::QueryResult, <DB as Database>::Row>, Error>>;
 
 /// Wraps a statement's row stream: counts rows and affected rows, and finishes the operation
 /// at the stream's end or first error (or ends its span, unfinished, if the stream is dropped
 /// before).
-pub(crate) fn traced_stream<'e>(
-    inner: BoxStream<'e, Result<Either<PgQueryResult, PgRow>, Error>>,
+pub(crate) fn traced_stream<DB: TracedDatabase>(
+    inner: Results<'_, DB>,
     operation: Option<Operation>,
-) -> BoxStream<'e, Result<Either<PgQueryResult, PgRow>, Error>> {
+) -> Results<'_, DB> {
     match operation {
         None => inner,
-        Some(operation) => Box::pin(TracedStream {
+        Some(operation) => Box::pin(TracedStream::<DB> {
             inner,
             operation: Some(operation),
         }),
     }
 }
 
-struct TracedStream<'e> {
-    inner: BoxStream<'e, Result<Either<PgQueryResult, PgRow>, Error>>,
+struct TracedStream<'e, DB: Database> {
+    inner: Results<'e, DB>,
     operation: Option<Operation>,
 }
 
-impl Stream for TracedStream<'_> {
-    type Item = Result<Either<PgQueryResult, PgRow>, Error>;
+impl<DB: TracedDatabase> Stream for TracedStream<'_, DB> {
+    type Item = Result<Either<DB::QueryResult, DB::Row>, Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         let item = std::task::ready!(this.inner.as_mut().poll_next(cx));
         match (&item, this.operation.as_mut()) {
             (Some(Ok(Either::Left(result))), Some(operation)) => {
-                operation.add_affected(result.rows_affected());
+                operation.add_affected(DB::rows_affected(result));
             }
             (Some(Ok(Either::Right(_))), Some(operation)) => operation.add_rows(1),
             (Some(Err(error)), Some(_)) => {
@@ -436,11 +480,14 @@ pub(crate) fn finish(operation: Option<Operation>, error: Option<&Error>) {
 }
 
 /// `fetch_optional` on a connection, finishing the operation.
-pub(crate) async fn fetch_optional_on(
-    conn: &mut PgConnection,
-    query: Captured,
+pub(crate) async fn fetch_optional_on<DB: TracedDatabase>(
+    conn: &mut DB::Connection,
+    query: Captured<DB>,
     operation: Option<Operation>,
-) -> Result<Option<PgRow>, Error> {
+) -> Result<Option<DB::Row>, Error>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
     let result = conn.fetch_optional(query).await;
     if let Some(mut operation) = operation {
         match &result {
@@ -455,11 +502,14 @@ pub(crate) async fn fetch_optional_on(
 }
 
 /// `fetch_all` on a connection, finishing the operation.
-pub(crate) async fn fetch_all_on(
-    conn: &mut PgConnection,
-    query: Captured,
+pub(crate) async fn fetch_all_on<DB: TracedDatabase>(
+    conn: &mut DB::Connection,
+    query: Captured<DB>,
     operation: Option<Operation>,
-) -> Result<Vec<PgRow>, Error> {
+) -> Result<Vec<DB::Row>, Error>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
     let result = conn.fetch_all(query).await;
     if let Some(mut operation) = operation {
         match &result {
@@ -474,16 +524,19 @@ pub(crate) async fn fetch_all_on(
 }
 
 /// `execute` on a connection, finishing the operation.
-pub(crate) async fn execute_on(
-    conn: &mut PgConnection,
-    query: Captured,
+pub(crate) async fn execute_on<DB: TracedDatabase>(
+    conn: &mut DB::Connection,
+    query: Captured<DB>,
     operation: Option<Operation>,
-) -> Result<PgQueryResult, Error> {
+) -> Result<DB::QueryResult, Error>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
     let result = conn.execute(query).await;
     if let Some(mut operation) = operation {
         match &result {
             Ok(done) => {
-                operation.add_affected(done.rows_affected());
+                operation.add_affected(DB::rows_affected(done));
                 operation.finish(None);
             }
             Err(error) => operation.finish(Some(error)),

@@ -5,6 +5,8 @@
 pub const DB_SYSTEM_NAME: &str = "db.system.name";
 /// The `db.system.name` of PostgreSQL.
 pub const DB_SYSTEM_POSTGRESQL: &str = "postgresql";
+/// The `db.system.name` of SQLite.
+pub const DB_SYSTEM_SQLITE: &str = "sqlite";
 /// `db.namespace`: the database name (see the crate docs).
 pub const DB_NAMESPACE: &str = "db.namespace";
 /// `db.query.text`.
@@ -15,11 +17,13 @@ pub const DB_QUERY_SUMMARY: &str = "db.query.summary";
 pub const DB_OPERATION_NAME: &str = "db.operation.name";
 /// `db.collection.name` (only with [`operation_attributes`](crate::TracedPool::operation_attributes)).
 pub const DB_COLLECTION_NAME: &str = "db.collection.name";
-/// `db.response.status_code`: the SQLSTATE of a failed statement.
+/// `db.response.status_code`: the code of a failed statement (PostgreSQL's SQLSTATE, SQLite's
+/// extended result code).
 pub const DB_RESPONSE_STATUS_CODE: &str = "db.response.status_code";
 /// `db.response.returned_rows`.
 pub const DB_RESPONSE_RETURNED_ROWS: &str = "db.response.returned_rows";
-/// The rows a statement affected, as PostgreSQL's command tag reports them. The conventions have
+/// The rows a statement affected, as the database reports them (PostgreSQL's command tag,
+/// SQLite's change count). The conventions have
 /// no key for it, so it lives outside their namespaces.
 pub const AFFECTED_ROWS: &str = "hyperion.db.affected_rows";
 /// `server.address`.

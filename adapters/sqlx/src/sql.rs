@@ -8,7 +8,9 @@
 //! tokens: where literals, comments and quoted names begin and end, and which keywords name
 //! operations and targets. The lexer knows PostgreSQL's lexical rules (`''` and `E'\''` escapes,
 //! dollar quoting, nested block comments, `$1` parameters, quoted identifiers) so that a literal
-//! never leaks into the sanitized text, whatever the query.
+//! never leaks into the sanitized text, whatever the query. SQLite's common syntax is the same
+//! (its strings, blobs, numbers, quoted names and comments), and its parameters (`?`, `?NNN`,
+//! `:name`, `@name`, `$name`) are kept as written.
 
 /// What the query text tells: the values of `db.query.text` (sanitized), `db.query.summary`,
 /// and the single operation and collection when there is exactly one of each.
@@ -204,7 +206,7 @@ enum Token {
     /// A literal: string, escape string, bit string, dollar-quoted, number; or anything
     /// unterminated, which hides the rest of the text.
     Literal,
-    /// A `$1` parameter.
+    /// A `$1` (or SQLite's `?1`) parameter.
     Param(usize, usize),
     /// Any other character (operators, punctuation), one at a time.
     Punct(usize, usize),
@@ -219,6 +221,8 @@ struct Lexer<'a> {
     /// Whether `\` escapes a quote in plain `'…'` strings too (`standard_conforming_strings`
     /// off), not only in `E'…'` ones.
     backslash: bool,
+    /// Whether `[…]` and `` `…` `` quote names (SQLite's and MySQL's readings), as `"…"` does.
+    brackets: bool,
 }
 
 fn is_ident_start(b: u8) -> bool {
@@ -230,12 +234,13 @@ fn is_ident_char(b: u8) -> bool {
 }
 
 impl<'a> Lexer<'a> {
-    fn new(text: &'a str, backslash: bool) -> Self {
+    fn new(text: &'a str, backslash: bool, brackets: bool) -> Self {
         Lexer {
             text,
             bytes: text.as_bytes(),
             pos: 0,
             backslash,
+            brackets,
         }
     }
 
@@ -321,6 +326,24 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    /// At a quoted name's opening character: the name up to `close` (doubled, with `doubling`,
+    /// it is a character of the name). An unclosed name hides the rest, as an unclosed string
+    /// does: it is no name.
+    fn quoted_name(&mut self, start: usize, close: u8, doubling: bool) -> Token {
+        self.pos += 1;
+        while let Some(c) = self.peek(0) {
+            self.pos += 1;
+            if c == close {
+                if doubling && self.peek(0) == Some(close) {
+                    self.pos += 1;
+                } else {
+                    return Token::Quoted(start, self.pos);
+                }
+            }
+        }
+        Token::Literal
+    }
+
     fn next(&mut self) -> Option<Token> {
         let b = self.bytes;
         let start = self.pos;
@@ -378,27 +401,10 @@ impl<'a> Lexer<'a> {
                 self.skip_string(self.backslash);
                 Token::Literal
             }
-            b'"' => {
-                self.pos += 1;
-                let mut closed = false;
-                while let Some(c) = self.peek(0) {
-                    self.pos += 1;
-                    if c == b'"' {
-                        if self.peek(0) == Some(b'"') {
-                            self.pos += 1;
-                        } else {
-                            closed = true;
-                            break;
-                        }
-                    }
-                }
-                // An unclosed quote hides the rest, as an unclosed string does: it is no name.
-                if closed {
-                    Token::Quoted(start, self.pos)
-                } else {
-                    Token::Literal
-                }
-            }
+            b'"' => self.quoted_name(start, b'"', true),
+            b'`' if self.brackets => self.quoted_name(start, b'`', true),
+            // SQLite's `[name]`, where nothing is escaped.
+            b'[' if self.brackets => self.quoted_name(start, b']', false),
             b'$' if self.peek(1).is_some_and(|c| c.is_ascii_digit()) => {
                 self.pos += 1;
                 while self.peek(0).is_some_and(|c| c.is_ascii_digit()) {
@@ -407,6 +413,15 @@ impl<'a> Lexer<'a> {
                 Token::Param(start, self.pos)
             }
             b'$' if self.try_dollar_string() => Token::Literal,
+            // SQLite's `?NNN` parameters. (A bare `?`, SQLite's and MySQL's parameter and
+            // PostgreSQL's jsonb operator, is one character like any other.)
+            b'?' if self.peek(1).is_some_and(|c| c.is_ascii_digit()) => {
+                self.pos += 1;
+                while self.peek(0).is_some_and(|c| c.is_ascii_digit()) {
+                    self.pos += 1;
+                }
+                Token::Param(start, self.pos)
+            }
             c if c.is_ascii_digit() => {
                 self.skip_number();
                 Token::Literal
@@ -739,9 +754,9 @@ impl Summarizer {
 /// assert_eq!(info.collection.as_deref(), Some("users"));
 /// ```
 pub fn analyze(sql: &str) -> QueryInfo {
-    let escaped = escaped_literals(sql);
-    let mut hidden = escaped.iter().peekable();
-    let mut lexer = Lexer::new(sql, false);
+    let other_readings = other_literals(sql);
+    let mut hidden = other_readings.iter().peekable();
+    let mut lexer = Lexer::new(sql, false, false);
     let mut sanitized = String::with_capacity(sql.len());
     let mut summarizer = Summarizer {
         statement_start: true,
@@ -753,7 +768,7 @@ pub fn analyze(sql: &str) -> QueryInfo {
         let Some(mut token) = lexer.next() else {
             break;
         };
-        // Inside a literal of the other reading: hidden too.
+        // Inside a literal of another reading: hidden too.
         while hidden.next_if(|&&(_, end)| end <= start).is_some() {}
         if token != Token::Space && hidden.peek().is_some_and(|&&(s, _)| s < lexer.pos) {
             token = Token::Literal;
@@ -794,27 +809,41 @@ pub fn analyze(sql: &str) -> QueryInfo {
     }
 }
 
-/// The byte ranges that are literals when a backslash escapes a quote in every string
-/// (PostgreSQL with `standard_conforming_strings` off, or text written for another database);
-/// empty when the text has no backslash.
+/// The byte ranges, ordered by their start, that are literals or comments in the other
+/// readings of the text: where a backslash escapes a quote in every string (PostgreSQL with
+/// `standard_conforming_strings` off, MySQL), where `[…]` and `` `…` `` quote names (SQLite,
+/// MySQL), and both; empty when the text has no backslash, bracket or backquote.
 ///
-/// The text is read the standard way (a backslash is a plain character in `'…'`), and whatever
-/// is a literal in either reading is hidden: `'it\'s SECRET'` is one string in the old reading
-/// and `'C:\', 'SECRET'` two in the standard one, and neither leaks.
-fn escaped_literals(sql: &str) -> Vec<(usize, usize)> {
-    if !sql.contains('\\') {
-        return Vec::new();
-    }
-    let mut lexer = Lexer::new(sql, true);
+/// The text is read the standard way (a backslash is a plain character in `'…'`, a bracket or a
+/// backquote a character of its own), and whatever is a literal or a comment in any reading is
+/// hidden: `'it\'s SECRET'` is one string in the old reading and `'C:\', 'SECRET'` two in the
+/// standard one, `[it's] = 'SECRET'` a name and a string in SQLite's reading and a string then a
+/// word in PostgreSQL's (where `data['key']` is a string in brackets), and none of them leaks.
+fn other_literals(sql: &str) -> Vec<(usize, usize)> {
+    let backslash = sql.contains('\\');
+    let brackets = sql.contains(['[', '`']);
     let mut ranges = Vec::new();
-    loop {
-        let start = lexer.pos;
-        match lexer.next() {
-            None => return ranges,
-            Some(Token::Literal) => ranges.push((start, lexer.pos)),
-            Some(_) => {}
+    for (with_backslash, with_brackets) in [(true, false), (false, true), (true, true)] {
+        if (with_backslash && !backslash) || (with_brackets && !brackets) {
+            continue;
+        }
+        let mut lexer = Lexer::new(sql, with_backslash, with_brackets);
+        loop {
+            let start = lexer.pos;
+            match lexer.next() {
+                None => break,
+                Some(Token::Literal) => ranges.push((start, lexer.pos)),
+                // A comment: what it holds is hidden as a literal's content is.
+                Some(Token::Space) if !sql.as_bytes()[start].is_ascii_whitespace() => {
+                    ranges.push((start, lexer.pos));
+                }
+                Some(_) => {}
+            }
         }
     }
+    // Several readings: in order of their start (which is all the caller relies on).
+    ranges.sort_unstable();
+    ranges
 }
 
 /// The statements already read, by text: an application runs the same few statements over and
@@ -971,6 +1000,62 @@ mod tests {
         assert_eq!(sanitized("SELECT $a$ open secret"), "SELECT ?");
         assert_eq!(sanitized(r"SELECT E'x\"), "SELECT ?");
         assert_eq!(sanitized("SELECT /* open 'secret'"), "SELECT");
+    }
+
+    #[test]
+    fn sqlite_parameters_and_syntax() {
+        let cases = [
+            (
+                "SELECT * FROM t WHERE a = ? AND b = ?2 AND c = ?13 AND d <> 'x'",
+                "SELECT * FROM t WHERE a = ? AND b = ?2 AND c = ?13 AND d <> ?",
+            ),
+            (
+                "INSERT INTO t (a, b, c) VALUES (:a, @b, $c)",
+                "INSERT INTO t (a, b, c) VALUES (:a, @b, $c)",
+            ),
+            (
+                "INSERT INTO t VALUES (X'53454352', 'it''s', 1.5e3, ?1)",
+                "INSERT INTO t VALUES (?, ?, ?, ?1)",
+            ),
+            (
+                "SELECT [odd name], `other` FROM t",
+                "SELECT [odd name], `other` FROM t",
+            ),
+            ("SELECT data ? 'key' FROM t", "SELECT data ? ? FROM t"),
+        ];
+        for (sql, expected) in cases {
+            assert_eq!(sanitized(sql), expected, "{sql}");
+        }
+        // A quote inside a bracketed or backquoted name: SQLite's reading (a name, then a
+        // string) and PostgreSQL's (a string, then words) are both hidden.
+        for sql in [
+            "SELECT [it's] FROM t WHERE a = 'SECRET' AND b = 1",
+            "SELECT `it's` FROM t WHERE a = 'SECRET' AND b = 1",
+            "SELECT `it``s` FROM t WHERE a = 'it\\'s SECRET'",
+            "SELECT [it's] /* 'SECRET' */ FROM t",
+            "SELECT [it's] -- 'SECRET'\n FROM t",
+        ] {
+            let info = analyze(sql);
+            assert!(
+                !info.sanitized.contains("SECRET"),
+                "{sql} -> {}",
+                info.sanitized
+            );
+            assert!(info.sanitized.starts_with("SELECT "), "{}", info.sanitized);
+        }
+        // PostgreSQL's subscripts: a string in brackets is still a string.
+        assert_eq!(
+            sanitized("SELECT data['SECRET'], arr[1] FROM t"),
+            "SELECT data[?], arr[?] FROM t"
+        );
+        assert_eq!(
+            summary("INSERT INTO users (id, email) VALUES (?1, ?2)"),
+            "INSERT users"
+        );
+        assert_eq!(
+            summary("SELECT name FROM users WHERE id = ? LIMIT 1"),
+            "SELECT users"
+        );
     }
 
     #[test]

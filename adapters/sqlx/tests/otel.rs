@@ -2,6 +2,8 @@
 //! which forwards them to an in-test receiver where they are decoded and asserted; the duration
 //! histogram scraped from the adapter's Prometheus endpoint with an exemplar naming the span.
 
+#![cfg(feature = "postgres")]
+
 #[path = "../../otel/tests/support/mod.rs"]
 mod support;
 

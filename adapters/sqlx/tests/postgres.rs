@@ -6,6 +6,8 @@
 //! Each test works in tables of its own (a random suffix), dropped at the end, so tests run in
 //! parallel and again without interfering. A missing server fails every test with the address.
 
+#![cfg(feature = "postgres")]
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 

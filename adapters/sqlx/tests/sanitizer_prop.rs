@@ -32,7 +32,8 @@ fn cut_short() -> impl Strategy<Value = String> {
     })
 }
 
-/// SQL-ish text around the literals: keywords, names, punctuation, parameters, numbers.
+/// SQL-ish text around the literals: keywords, names (SQLite's bracketed and backquoted too),
+/// punctuation, parameters, numbers.
 fn filler() -> impl Strategy<Value = String> {
     proptest::collection::vec(
         prop_oneof![
@@ -48,6 +49,10 @@ fn filler() -> impl Strategy<Value = String> {
             Just("42".to_owned()),
             "[a-z_][a-z0-9_]{0,8}",
             Just("\"Quoted Name\"".to_owned()),
+            // SQLite's parameters and quoted names, a quote inside some.
+            Just("?1".to_owned()),
+            Just("[it's]".to_owned()),
+            Just("`it's`".to_owned()),
         ],
         0..6,
     )
