@@ -4,14 +4,17 @@
 //! columns, `ON CONFLICT DO NOTHING`), so that the same binary runs on an embedded SQLite file
 //! or on a server.
 
+use std::time::Duration;
+
 use hyperion::Telemetry;
 use hyperion_sqlx::TracedPool;
 use sqlx::Executor;
 
 use crate::runtime::BoxError;
 
-/// A traced pool: every statement is a CLIENT span with a duration histogram.
-pub type Pool = TracedPool;
+/// A traced pool: every statement is a CLIENT span with a duration histogram. `Any`: SQLite or
+/// PostgreSQL, by the URL.
+pub type Pool = TracedPool<sqlx::Any>;
 
 /// The seeded users: `(name, tier)`; user `n` is the `n`th (ids 1 to 50 repeat the list).
 const PEOPLE: [(&str, &str); 10] = [
@@ -43,10 +46,15 @@ pub const CATALOG: [(&str, i64); 5] = [
 ///
 /// # Errors
 ///
-/// The URL is not a database this build supports, or the database cannot be reached; the
-/// message names the URL without its password.
+/// The URL is not `sqlite:` or `postgres://`, or the database cannot be reached; the message
+/// names the URL without its password.
 pub async fn connect(url: &str, telemetry: &Telemetry) -> Result<Pool, BoxError> {
-    let plain = sqlx::PgPool::connect(url)
+    sqlx::any::install_default_drivers();
+    // Connecting retries until the acquire timeout: long enough for a database that is still
+    // starting, short enough that a wrong URL is reported promptly.
+    let plain = sqlx::any::AnyPoolOptions::new()
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(url)
         .await
         .map_err(|e| format!("cannot connect to the database at {}: {e}", redact(url)))?;
     Ok(TracedPool::new(plain, telemetry))
