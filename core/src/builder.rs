@@ -168,6 +168,7 @@ impl TelemetryBuilder {
             tracer,
             logger,
             limits: config.propagation.limits(),
+            propagators: config.propagation.propagators,
             interceptors: chain.map(|chain| Box::new(chain) as _),
         };
         let telemetry = Telemetry {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use crate::log::{Log, Logger};
-use crate::propagation::{self, Baggage, Extractor, Injector, PropagationLimits};
+use crate::propagation::{Baggage, Extractor, Injector, PropagationLimits, Propagators};
 use crate::trace::{Span, SpanContext, SpanOptions};
 
 /// What the contexts of one built telemetry record into: its tracer and logger, the propagation
@@ -30,6 +30,7 @@ pub(crate) struct Recorders {
     pub(crate) tracer: Option<Arc<dyn crate::trace::Tracer>>,
     pub(crate) logger: Option<Arc<dyn Logger>>,
     pub(crate) limits: PropagationLimits,
+    pub(crate) propagators: Propagators,
     pub(crate) interceptors: Option<Box<dyn Any + Send + Sync>>,
 }
 
@@ -63,6 +64,9 @@ struct Inner {
     recorders: Option<Arc<Recorders>>,
     span: SpanContext,
     baggage: Baggage,
+    /// The B3 debug flag of the trace, as extracted: passed on to children and to B3 injection
+    /// (the specification's "MUST preserve a debug trace flag").
+    b3_debug: bool,
 }
 
 static DEFAULT_LIMITS: PropagationLimits = PropagationLimits::DEFAULT;
@@ -77,18 +81,24 @@ impl Context {
 
     /// The root context of a built telemetry's recorders: no span, no baggage.
     pub(crate) fn root(recorders: Option<Arc<Recorders>>) -> Self {
-        Self::from_parts(recorders, SpanContext::INVALID, Baggage::EMPTY)
+        Self::from_parts(recorders, SpanContext::INVALID, Baggage::EMPTY, false)
     }
 
     /// A context from its parts; the all-empty one is the no-op context (no allocation).
-    fn from_parts(recorders: Option<Arc<Recorders>>, span: SpanContext, baggage: Baggage) -> Self {
-        if recorders.is_none() && !span.is_valid() && baggage.is_empty() {
+    fn from_parts(
+        recorders: Option<Arc<Recorders>>,
+        span: SpanContext,
+        baggage: Baggage,
+        b3_debug: bool,
+    ) -> Self {
+        if recorders.is_none() && !span.is_valid() && baggage.is_empty() && !b3_debug {
             return Context(None);
         }
         Context(Some(Arc::new(Inner {
             recorders,
             span,
             baggage,
+            b3_debug,
         })))
     }
 
@@ -127,6 +137,17 @@ impl Context {
         self.recorders().map_or(&DEFAULT_LIMITS, |r| &r.limits)
     }
 
+    /// The propagators of this context's telemetry (`propagation.propagators`,
+    /// `OTEL_PROPAGATORS`); W3C Trace Context and Baggage without one.
+    pub fn propagators(&self) -> Propagators {
+        self.recorders().map_or(Propagators::W3C, |r| r.propagators)
+    }
+
+    /// Whether the trace came in with B3's debug flag, which B3 injection passes on.
+    pub fn is_b3_debug(&self) -> bool {
+        self.0.as_ref().is_some_and(|inner| inner.b3_debug)
+    }
+
     /// The interceptor chain the intercept layer stored, as its own type `T`.
     #[inline]
     pub(crate) fn interceptors<T: Any>(&self) -> Option<&T> {
@@ -156,7 +177,12 @@ impl Context {
 
     /// This context with another current span context, e.g. a remote parent.
     pub fn with_span_context(&self, span: SpanContext) -> Context {
-        Self::from_parts(self.shared_recorders(), span, self.baggage().clone())
+        Self::from_parts(
+            self.shared_recorders(),
+            span,
+            self.baggage().clone(),
+            self.is_b3_debug(),
+        )
     }
 
     /// This context with other baggage.
@@ -165,6 +191,7 @@ impl Context {
             self.shared_recorders(),
             self.span_context().clone(),
             baggage,
+            self.is_b3_debug(),
         )
     }
 
@@ -210,7 +237,9 @@ impl Context {
         Log::new(self.logger(), self.span_context())
     }
 
-    /// Writes this context's span context (`traceparent`, `tracestate`) and baggage into a carrier.
+    /// Writes this context's span context and baggage into a carrier, with the propagators of
+    /// its telemetry ([`propagators`](Self::propagators): `traceparent`, `tracestate` and
+    /// `baggage` by default).
     ///
     /// ```
     /// use std::collections::HashMap;
@@ -224,20 +253,38 @@ impl Context {
     /// ```
     pub fn inject(&self, carrier: &mut dyn Injector) {
         if let Some(inner) = &self.0 {
-            propagation::inject_trace_context(&inner.span, carrier);
-            propagation::inject_baggage(&inner.baggage, carrier);
+            self.propagators()
+                .inject(&inner.span, &inner.baggage, inner.b3_debug, carrier);
         }
     }
 
-    /// A context of the same telemetry whose span context and baggage come from a carrier.
-    /// Malformed headers are ignored, as the W3C specifications say.
+    /// Writes `span` and `baggage` into a carrier with the propagators of this context's
+    /// telemetry and its B3 debug flag: for integrations that send a span of their own (a
+    /// CLIENT span's context) or only part of the baggage.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use hyperion::{Baggage, Context, SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+    /// let sc = SpanContext::new(TraceId::from_bytes([1; 16]), SpanId::from_bytes([2; 8]),
+    ///     TraceFlags::SAMPLED, false, TraceState::default());
+    /// let mut headers = HashMap::new();
+    /// Context::noop().inject_parts(&sc, &Baggage::EMPTY.with("k", "v"), &mut headers);
+    /// assert_eq!(headers["baggage"], "k=v");
+    /// assert!(headers.contains_key("traceparent"));
+    /// ```
+    pub fn inject_parts(&self, span: &SpanContext, baggage: &Baggage, carrier: &mut dyn Injector) {
+        self.propagators()
+            .inject(span, baggage, self.is_b3_debug(), carrier);
+    }
+
+    /// A context of the same telemetry whose span context and baggage come from a carrier,
+    /// read with the telemetry's [`propagators`](Self::propagators). Malformed headers are
+    /// ignored, as the specifications say.
     pub fn extract(&self, carrier: &dyn Extractor) -> Context {
-        let limits = self.propagation_limits();
-        Self::from_parts(
-            self.shared_recorders(),
-            propagation::extract_trace_context(carrier, limits).unwrap_or(SpanContext::INVALID),
-            propagation::extract_baggage(carrier, limits),
-        )
+        let (span, baggage, b3_debug) = self
+            .propagators()
+            .extract(carrier, self.propagation_limits());
+        Self::from_parts(self.shared_recorders(), span, baggage, b3_debug)
     }
 }
 

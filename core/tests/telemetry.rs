@@ -274,3 +274,55 @@ async fn a_module_that_ran_out_of_time_is_reported_as_timed_out_not_failed() {
         }
     }
 }
+
+/// `propagation.propagators` decides what `Context::inject` writes and `extract` reads; B3's
+/// debug flag is kept by child contexts and passed on.
+#[tokio::test]
+async fn configured_propagators_drive_inject_and_extract() {
+    use std::collections::HashMap;
+
+    let telemetry = Telemetry::builder()
+        .module(hyperion::testing::MemoryModule::new())
+        .config(
+            hyperion::Config::from_yaml_str(
+                "adapter: memory\ntracing: {enabled: true}\npropagation:\n  propagators: [b3multi, baggage]\n",
+            )
+            .unwrap(),
+        )
+        .build()
+        .await
+        .unwrap();
+    let incoming: HashMap<String, String> = [
+        ("b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-d"),
+        (
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
+        ),
+        ("baggage", "tenant=acme"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let ctx = telemetry.extract(&incoming);
+    assert_eq!(
+        ctx.span_context().trace_id().to_string(),
+        "80f198ee56343ba864fe8b2a57d3eff7",
+        "B3 is read and traceparent is not"
+    );
+    assert!(ctx.span_context().is_sampled() && ctx.is_b3_debug());
+    assert_eq!(ctx.baggage().get("tenant"), Some("acme"));
+
+    let (child, mut span) = ctx.start_span("work", hyperion::SpanOptions::server());
+    let mut outgoing: HashMap<String, String> = HashMap::new();
+    child.inject(&mut outgoing);
+    span.end();
+    assert_eq!(outgoing["x-b3-traceid"], "80f198ee56343ba864fe8b2a57d3eff7");
+    assert_eq!(
+        outgoing["x-b3-spanid"],
+        child.span_context().span_id().to_string(),
+        "the child's own span id, not the caller's"
+    );
+    assert_eq!(outgoing["x-b3-flags"], "1", "the debug flag is passed on");
+    assert_eq!(outgoing["baggage"], "tenant=acme");
+    assert!(!outgoing.contains_key("traceparent") && !outgoing.contains_key("b3"));
+}

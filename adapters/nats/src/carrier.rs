@@ -102,17 +102,20 @@ impl Injector for HeaderInjector<'_> {
     }
 }
 
-/// Removes every `traceparent`, `tracestate` and `baggage` header, in any letter case, so that
-/// what is injected next is the only trace context the message carries (headers forwarded from
-/// a message received would otherwise keep another trace's `tracestate` or `baggage`, or a
-/// second spelling of `traceparent` that makes the receiver drop both).
+/// Removes every propagation header (`traceparent`, `tracestate`, `baggage`, `b3`, `x-b3-*`), in
+/// any letter case, so that what is injected next is the only trace context the message carries
+/// (headers forwarded from a message received would otherwise keep another trace's `tracestate`
+/// or `baggage`, or a second spelling of `traceparent` that makes the receiver drop both).
 ///
 /// async-nats' `HeaderMap` has no `remove`: the map is rebuilt, only when it holds one of them.
 pub(crate) fn strip_propagation(headers: &mut HeaderMap) {
     let is_propagation = |name: &str| {
-        ["traceparent", "tracestate", "baggage"]
+        ["traceparent", "tracestate", "baggage", "b3"]
             .iter()
             .any(|p| p.eq_ignore_ascii_case(name))
+            || name
+                .get(..5)
+                .is_some_and(|prefix| prefix.eq_ignore_ascii_case("x-b3-"))
     };
     if !headers
         .iter()
@@ -187,10 +190,15 @@ mod tests {
         h.insert("Traceparent", TP);
         h.insert("tracestate", "a=1");
         h.insert("BAGGAGE", "b=2");
+        h.insert("B3", "0");
+        h.insert("X-B3-TraceId", "4bf92f3577b34da6a3ce929d0e0e4736");
+        h.insert("x-b3-sampled", "1");
+        h.insert("x-b3", "not a B3 header");
         h.append("x-app", "1");
         h.append("x-app", "2");
         strip_propagation(&mut h);
-        assert_eq!(h.len(), 1);
+        assert_eq!(h.len(), 2);
+        assert!(h.get("x-b3").is_some());
         assert_eq!(
             h.get_all("x-app").map(|v| v.as_str()).collect::<Vec<_>>(),
             ["1", "2"]

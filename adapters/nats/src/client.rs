@@ -119,7 +119,7 @@ impl TracedClient {
         payload: Bytes,
     ) -> Result<(), PublishError> {
         if !self.shared.records(Metric::Client) {
-            return match shared::propagation_headers(ctx) {
+            return match self.shared.propagation_headers(ctx) {
                 Some(headers) => {
                     self.client
                         .publish_with_headers(subject, headers, payload)
@@ -146,7 +146,7 @@ impl TracedClient {
         payload: Bytes,
     ) -> Result<(), PublishError> {
         if !self.shared.records(Metric::Client) {
-            shared::propagate_into(ctx, &mut headers);
+            self.shared.propagate_into(ctx, &mut headers);
             return self
                 .client
                 .publish_with_headers(subject, headers, payload)
@@ -233,7 +233,7 @@ impl TracedClient {
         payload: Bytes,
     ) -> Result<Message, RequestError> {
         if !self.shared.records(Metric::Client) {
-            return match shared::propagation_headers(ctx) {
+            return match self.shared.propagation_headers(ctx) {
                 Some(headers) => {
                     self.client
                         .request_with_headers(subject, headers, payload)
@@ -255,7 +255,7 @@ impl TracedClient {
         payload: Bytes,
     ) -> Result<Message, RequestError> {
         if !self.shared.records(Metric::Client) {
-            shared::propagate_into(ctx, &mut headers);
+            self.shared.propagate_into(ctx, &mut headers);
             return self
                 .client
                 .request_with_headers(subject, headers, payload)

@@ -14,7 +14,7 @@ use hyperion::{Context, Telemetry};
 
 use crate::process::Processor;
 use crate::semconv::{self as sc, Metric};
-use crate::shared::{self, OnDrop, Op, Shared, Start};
+use crate::shared::{OnDrop, Op, Shared, Start};
 
 /// A JetStream [`Context`](async_nats::jetstream::Context) whose publishes carry the caller's
 /// trace in their headers and are recorded as PRODUCER spans `send {subject}` that end when the
@@ -88,7 +88,7 @@ impl TracedJetStream {
         payload: Bytes,
     ) -> Result<TracedAckFuture, PublishError> {
         if !self.shared.records(Metric::Client) {
-            let sent = match shared::propagation_headers(ctx) {
+            let sent = match self.shared.propagation_headers(ctx) {
                 Some(headers) => {
                     self.context
                         .publish_with_headers(subject, headers, payload)
@@ -113,7 +113,7 @@ impl TracedJetStream {
         payload: Bytes,
     ) -> Result<TracedAckFuture, PublishError> {
         if !self.shared.records(Metric::Client) {
-            shared::propagate_into(ctx, &mut headers);
+            self.shared.propagate_into(ctx, &mut headers);
             return self
                 .context
                 .publish_with_headers(subject, headers, payload)

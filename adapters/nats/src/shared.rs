@@ -187,10 +187,15 @@ impl Shared {
         }
     }
 
-    /// The trace context of a message's headers alone (for links), if valid.
+    /// The trace context of a message's headers alone (for links), if valid, read with the
+    /// telemetry's propagators.
     pub(crate) fn creation_span(&self, headers: Option<&HeaderMap>) -> Option<SpanContext> {
         let headers = headers.filter(|h| !h.is_empty())?;
-        hyperion::propagation::extract_trace_context(&HeaderExtractor(headers), &self.limits)
+        let (span, _, _) = self
+            .root
+            .propagators()
+            .extract(&HeaderExtractor(headers), &self.limits);
+        span.is_valid().then_some(span)
     }
 
     /// Starts an operation: its span (if tracing) with the attributes known now, its clock and
@@ -511,29 +516,44 @@ fn unrecorded<R>(ctx: &Context, f: impl FnOnce(&SpanContext, &Baggage) -> R) -> 
     }
 }
 
-/// The headers to send when nothing is recorded (see [`unrecorded`]); none when there is no
-/// span and no baggage (the message goes out unchanged).
-pub(crate) fn propagation_headers(ctx: &Context) -> Option<HeaderMap> {
-    unrecorded(ctx, |span, baggage| {
-        (span.is_valid() || !baggage.is_empty()).then(|| {
-            let mut headers = HeaderMap::new();
-            inject_into(span, baggage, &mut headers);
-            headers
+impl Shared {
+    /// The headers to send when nothing is recorded (see [`unrecorded`]); none when there is
+    /// no span and no baggage (the message goes out unchanged).
+    pub(crate) fn propagation_headers(&self, ctx: &Context) -> Option<HeaderMap> {
+        unrecorded(ctx, |span, baggage| {
+            (span.is_valid() || !baggage.is_empty()).then(|| {
+                let mut headers = HeaderMap::new();
+                self.inject_into(ctx, span, baggage, &mut headers);
+                headers
+            })
         })
-    })
-}
+    }
 
-/// Puts the context (see [`unrecorded`]) into headers the caller built, in place of any
-/// propagation headers they hold, when nothing is recorded.
-pub(crate) fn propagate_into(ctx: &Context, headers: &mut HeaderMap) {
-    unrecorded(ctx, |span, baggage| inject_into(span, baggage, headers));
-}
+    /// Puts the context (see [`unrecorded`]) into headers the caller built, in place of any
+    /// propagation headers they hold, when nothing is recorded.
+    pub(crate) fn propagate_into(&self, ctx: &Context, headers: &mut HeaderMap) {
+        unrecorded(ctx, |span, baggage| {
+            self.inject_into(ctx, span, baggage, headers);
+        });
+    }
 
-fn inject_into(span: &SpanContext, baggage: &Baggage, headers: &mut HeaderMap) {
-    crate::carrier::strip_propagation(headers);
-    let mut injector = HeaderInjector(headers);
-    hyperion::propagation::inject_trace_context(span, &mut injector);
-    hyperion::propagation::inject_baggage(baggage, &mut injector);
+    /// Writes with the client's telemetry's propagators (`OTEL_PROPAGATORS`) and `ctx`'s B3
+    /// debug flag.
+    fn inject_into(
+        &self,
+        ctx: &Context,
+        span: &SpanContext,
+        baggage: &Baggage,
+        headers: &mut HeaderMap,
+    ) {
+        crate::carrier::strip_propagation(headers);
+        self.root.propagators().inject(
+            span,
+            baggage,
+            ctx.is_b3_debug(),
+            &mut HeaderInjector(headers),
+        );
+    }
 }
 
 #[cfg(test)]
@@ -570,9 +590,10 @@ mod tests {
 
     #[test]
     fn nothing_is_propagated_without_a_span_or_baggage() {
-        assert!(propagation_headers(&Context::noop()).is_none());
+        let shared = shared();
+        assert!(shared.propagation_headers(&Context::noop()).is_none());
         let ctx = Context::noop().with_baggage(Baggage::EMPTY.with("tenant", "acme"));
-        let headers = propagation_headers(&ctx).unwrap();
+        let headers = shared.propagation_headers(&ctx).unwrap();
         assert_eq!(headers.get("baggage").unwrap().as_str(), "tenant=acme");
         assert!(headers.get("traceparent").is_none());
     }

@@ -1054,3 +1054,40 @@ async fn metrics_without_tracing_measure_with_the_callers_span_as_exemplar() {
         Some(SpanId::from_bytes([6; 8]))
     );
 }
+
+/// With `propagation.propagators: b3`, the message carries the single `b3` header (and no
+/// `traceparent`), and the consumer is the producer's child through it.
+#[tokio::test]
+async fn b3_propagators_carry_the_trace_in_the_b3_header() {
+    let yaml = "tracing: {sample_rate: 1.0}\npropagation: {propagators: b3}\n";
+    let (telemetry, store) = common::memory_with(yaml).await;
+    let client = connect().await;
+    let traced = TracedClient::new(client.clone(), &telemetry);
+    let subject = subject("b3");
+    let mut raw = client.subscribe(subject.clone()).await.unwrap();
+    let mut sub = traced.subscribe(subject.clone()).await.unwrap();
+    traced
+        .publish(&telemetry.context(), subject.clone(), "x".into())
+        .await
+        .unwrap();
+    let seen_raw = next(&mut raw).await;
+    let headers = seen_raw.headers.as_ref().expect("propagation headers");
+    assert!(headers.get("traceparent").is_none());
+    let b3 = headers
+        .get("b3")
+        .expect("the b3 header")
+        .as_str()
+        .to_owned();
+    let message = next(&mut sub).await;
+    let _: Done = sub.process(&message, |_| async { Ok(()) }).await;
+    let snapshot = flushed(&telemetry, &store).await;
+
+    let send = snapshot.span(&format!("send {subject}")).span();
+    let process = snapshot.span(&format!("process {subject}")).span();
+    assert_eq!(
+        b3,
+        format!("{}-{}-1", send.context.trace_id(), send.context.span_id())
+    );
+    assert_eq!(process.context.trace_id(), send.context.trace_id());
+    assert_eq!(process.parent_span_id, Some(send.context.span_id()));
+}

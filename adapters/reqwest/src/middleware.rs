@@ -186,13 +186,30 @@ impl HttpClientMiddleware {
     /// Writes `ctx`'s trace context and allowed baggage into the request, unless its host is
     /// excluded.
     fn inject(&self, ctx: &Context, request: &mut Request) {
-        self.inject_parts(ctx.span_context(), ctx.baggage(), request);
+        self.inject_parts(
+            ctx.span_context(),
+            ctx.baggage(),
+            ctx.is_b3_debug(),
+            request,
+        );
     }
 
-    fn inject_parts(&self, span: &hyperion::SpanContext, baggage: &Baggage, request: &mut Request) {
+    /// Writes with the middleware's telemetry's propagators (`OTEL_PROPAGATORS`).
+    fn inject_parts(
+        &self,
+        span: &hyperion::SpanContext,
+        baggage: &Baggage,
+        b3_debug: bool,
+        request: &mut Request,
+    ) {
         if self.propagation.propagates_to(request.url()) {
-            self.propagation
-                .inject(span, baggage, request.headers_mut());
+            self.propagation.inject(
+                self.root.propagators(),
+                span,
+                baggage,
+                b3_debug,
+                request.headers_mut(),
+            );
         }
     }
 
@@ -207,7 +224,7 @@ impl HttpClientMiddleware {
         match extensions.get::<CallerContext>() {
             Some(CallerContext(ctx)) => self.inject(ctx, &mut request),
             None => with_current_span_context(|current| {
-                self.inject_parts(current, &Baggage::EMPTY, &mut request);
+                self.inject_parts(current, &Baggage::EMPTY, false, &mut request);
             }),
         }
         next.run(request, extensions).await

@@ -1,10 +1,10 @@
-//! Which destinations get `traceparent`, `tracestate` and `baggage`, and which baggage keys they
-//! may see.
+//! Which destinations get the propagation headers (`traceparent`, `tracestate` and `baggage` by
+//! default, whatever the telemetry's propagators are), and which baggage keys they may see.
 
 use std::fmt;
 use std::sync::Arc;
 
-use hyperion::propagation::{inject_baggage, inject_trace_context};
+use hyperion::propagation::Propagators;
 use hyperion::{Baggage, SpanContext};
 use reqwest::Url;
 
@@ -47,18 +47,19 @@ impl PropagationPolicy {
         !excluded && self.predicate.as_ref().is_none_or(|accepts| accepts(url))
     }
 
-    /// Writes the trace context and the allowed baggage into `headers`. The caller has checked
-    /// [`propagates_to`](Self::propagates_to).
+    /// Writes the trace context and the allowed baggage into `headers` with `propagators`. The
+    /// caller has checked [`propagates_to`](Self::propagates_to).
     pub(crate) fn inject(
         &self,
+        propagators: Propagators,
         span: &SpanContext,
         baggage: &Baggage,
+        b3_debug: bool,
         headers: &mut http::HeaderMap,
     ) {
-        inject_trace_context(span, headers);
         match &self.baggage_allow {
-            None => inject_baggage(baggage, headers),
-            Some(allowed) => inject_baggage(&only(baggage, allowed), headers),
+            None => propagators.inject(span, baggage, b3_debug, headers),
+            Some(allowed) => propagators.inject(span, &only(baggage, allowed), b3_debug, headers),
         }
     }
 }

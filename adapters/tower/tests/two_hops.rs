@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{PARENT_ID, TRACE_ID, TRACEPARENT, memory, two_services, wait_spans};
+use common::{PARENT_ID, TRACE_ID, TRACEPARENT, memory, memory_with, two_services, wait_spans};
 use hyperion::testing::{RecordedSpan, Snapshot};
 use hyperion::{SpanKind, Value};
 
@@ -118,4 +118,48 @@ async fn a_downstream_5xx_is_an_error_on_both_sides_of_the_hop() {
     // A new trace, started by A (the test client sent no traceparent).
     assert!(a_server.parent_span_id.is_none());
     assert_eq!(b_server.context.trace_id(), a_server.context.trace_id());
+}
+
+/// With `propagation.propagators: b3multi` both hops read and write B3's `X-B3-*` headers
+/// (and ignore `traceparent`): the trace comes from the caller's B3 headers and reaches service
+/// B through the client's.
+#[tokio::test]
+async fn b3_multi_headers_carry_the_trace_when_configured() {
+    let (telemetry, store) =
+        memory_with("tracing:\n  sample_rate: 1.0\npropagation:\n  propagators: b3multi\n").await;
+    let a = two_services(&telemetry).await;
+    let b3_trace = "80f198ee56343ba864fe8b2a57d3eff7";
+    let response = common::http_client()
+        .get(format!("http://{a}/orders/1"))
+        .header("traceparent", TRACEPARENT)
+        .header("X-B3-TraceId", b3_trace)
+        .header("X-B3-SpanId", "e457b5a2e4d86bd1")
+        .header("X-B3-Sampled", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let snapshot = wait_spans(&telemetry, &store, 3).await;
+    let a_server = snapshot
+        .span("GET /orders/{id}")
+        .kind(SpanKind::Server)
+        .span();
+    let client = find(&snapshot, "GET /users/{id}", SpanKind::Client);
+    let b_server = find(&snapshot, "GET /users/{id}", SpanKind::Server);
+    for span in [a_server, client, b_server] {
+        assert_eq!(
+            span.context.trace_id().to_string(),
+            b3_trace,
+            "{}",
+            span.name
+        );
+    }
+    assert_eq!(
+        a_server.parent_span_id.unwrap().to_string(),
+        "e457b5a2e4d86bd1"
+    );
+    assert!(a_server.parent_is_remote);
+    assert_eq!(b_server.parent_span_id, Some(client.context.span_id()));
+    assert!(b_server.parent_is_remote, "B read the client's B3 headers");
 }

@@ -130,14 +130,15 @@ impl fmt::Debug for EnvVar {
     }
 }
 
-/// The standard variables the core itself reads: the service identity, sampling, logging
-/// directives and `OTEL_SDK_DISABLED`. Modules declare the rest.
+/// The standard variables the core itself reads: the service identity, sampling, the
+/// propagators, logging directives and `OTEL_SDK_DISABLED`. Modules declare the rest.
 pub(crate) const CORE_VARS: &[EnvVar] = &[
     EnvVar::new("OTEL_SERVICE_NAME", "service.name"),
     EnvVar::new("OTEL_SERVICE_NAME", "tracing.service_name"),
     EnvVar::new("OTEL_RESOURCE_ATTRIBUTES", "tracing.attributes").key_value_list(),
     EnvVar::new("OTEL_TRACES_SAMPLER", "tracing.sampler").lowercase(),
     EnvVar::new("OTEL_TRACES_SAMPLER_ARG", "tracing.sample_rate"),
+    EnvVar::new("OTEL_PROPAGATORS", "propagation.propagators"),
     // Not an OpenTelemetry variable, but the one every Rust service already uses.
     EnvVar::new("RUST_LOG", "logging.directives"),
     EnvVar::new("OTEL_SDK_DISABLED", "tracing.enabled").map_checked(sdk_disabled),

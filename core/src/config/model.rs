@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::enums::{LogLevel, Sampler};
 use super::source::Source;
-use crate::propagation::{MAX_TRACESTATE_MEMBERS, PropagationLimits};
+use crate::propagation::{MAX_TRACESTATE_MEMBERS, PropagationLimits, Propagators};
 
 /// The configuration: the core's settings, typed, and the layered source it was loaded from, from
 /// which each module extracts its own settings when the telemetry is built.
@@ -157,11 +157,14 @@ impl Default for LoggingConfig {
     }
 }
 
-/// The `propagation` section: limits on the W3C `baggage` and `tracestate` headers. Values
-/// beyond a limit are dropped, never an error.
+/// The `propagation` section: which formats are injected and extracted, and limits on the W3C
+/// `baggage` and `tracestate` headers. Values beyond a limit are dropped, never an error.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PropagationConfig {
+    /// The propagators, in order (`OTEL_PROPAGATORS`): a list, or a comma-separated string, of
+    /// `tracecontext`, `baggage`, `b3`, `b3multi` and `none`. Default: `tracecontext,baggage`.
+    pub propagators: Propagators,
     /// The most baggage members kept; 0 drops all baggage. Default: 64 (the least the W3C
     /// Baggage specification asks an implementation to support).
     pub max_baggage_members: usize,
@@ -175,6 +178,7 @@ pub struct PropagationConfig {
 impl Default for PropagationConfig {
     fn default() -> Self {
         Self {
+            propagators: Propagators::W3C,
             max_baggage_members: 64,
             max_baggage_bytes: 8192,
             max_tracestate_members: MAX_TRACESTATE_MEMBERS,

@@ -124,6 +124,7 @@ impl Provider for HyperionEnv {
 /// | `OTEL_RESOURCE_ATTRIBUTES` (`k=v,...`, percent-encoded) | merged into `tracing.attributes` |
 /// | `OTEL_TRACES_SAMPLER` | `tracing.sampler` |
 /// | `OTEL_TRACES_SAMPLER_ARG` | `tracing.sample_rate` |
+/// | `OTEL_PROPAGATORS` (`tracecontext,baggage,b3,b3multi,none`) | `propagation.propagators` |
 /// | `OTEL_SDK_DISABLED=true` (any case) | `tracing.enabled`, `metrics.enabled`, `logging.enabled` set to `false` |
 /// | `RUST_LOG` | `logging.directives` |
 ///

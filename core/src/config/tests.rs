@@ -158,6 +158,7 @@ fn propagation_limits_come_from_the_section() {
         max_baggage_members: 1,
         max_baggage_bytes: 2,
         max_tracestate_members: 3,
+        ..PropagationConfig::default()
     };
     assert_eq!(
         config.limits(),
@@ -310,6 +311,7 @@ propagation: {max_baggage_members: 8, max_baggage_bytes: 100, max_tracestate_mem
             max_baggage_members: 8,
             max_baggage_bytes: 100,
             max_tracestate_members: 4,
+            ..PropagationConfig::default()
         }
     );
 }
@@ -1236,4 +1238,58 @@ fn key_value_lists_decode_or_are_malformed_whole() {
     ] {
         assert!(parse_key_value_list(bad).is_err(), "{bad}");
     }
+}
+
+// --- propagators ------------------------------------------------------------------------
+
+#[test]
+fn otel_propagators_sets_the_propagators_in_order() {
+    use crate::propagation::{Propagator, Propagators};
+    assert_eq!(env(&[]).propagation.propagators, Propagators::W3C);
+    let config = env(&[("OTEL_PROPAGATORS", "b3multi, TraceContext,b3multi")]);
+    assert_eq!(
+        config.propagation.propagators.iter().collect::<Vec<_>>(),
+        [Propagator::B3Multi, Propagator::TraceContext]
+    );
+    assert!(
+        env(&[("OTEL_PROPAGATORS", "none")])
+            .propagation
+            .propagators
+            .is_empty()
+    );
+    let config = ok("propagation:\n  propagators: [b3, baggage]\n", &[]);
+    assert_eq!(config.propagation.propagators.to_string(), "b3,baggage");
+    let config = ok("propagation:\n  propagators: tracecontext\n", &[]);
+    assert_eq!(config.propagation.propagators.to_string(), "tracecontext");
+    // The variable wins over the file.
+    let config = ok(
+        "propagation:\n  propagators: [b3]\n",
+        &[("OTEL_PROPAGATORS", "tracecontext")],
+    );
+    assert_eq!(config.propagation.propagators.to_string(), "tracecontext");
+}
+
+#[test]
+fn an_unknown_propagator_is_an_error_naming_the_known_ones() {
+    let error = fails(
+        "",
+        &[("OTEL_PROPAGATORS", "tracecontext,xray")],
+        &[
+            "`propagation.propagators`",
+            "\"tracecontext,xray\"",
+            "tracecontext, baggage, b3, b3multi, none",
+            "`OTEL_PROPAGATORS`",
+        ],
+    );
+    assert_eq!(error.key(), Some("propagation.propagators"));
+    fails(
+        "propagation:\n  propagators: [jaeger]\n",
+        &[],
+        &[
+            "`propagation.propagators`",
+            "\"jaeger\"",
+            "b3multi",
+            "YAML text",
+        ],
+    );
 }

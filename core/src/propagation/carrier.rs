@@ -38,6 +38,11 @@ fn known_header(key: &str) -> Option<http::HeaderName> {
         TRACEPARENT_HEADER => Some(http::HeaderName::from_static(TRACEPARENT_HEADER)),
         TRACESTATE_HEADER => Some(http::HeaderName::from_static(TRACESTATE_HEADER)),
         BAGGAGE_HEADER => Some(http::HeaderName::from_static(BAGGAGE_HEADER)),
+        super::B3_HEADER => Some(http::HeaderName::from_static(super::B3_HEADER)),
+        super::B3_TRACE_ID_HEADER => Some(http::HeaderName::from_static(super::B3_TRACE_ID_HEADER)),
+        super::B3_SPAN_ID_HEADER => Some(http::HeaderName::from_static(super::B3_SPAN_ID_HEADER)),
+        super::B3_SAMPLED_HEADER => Some(http::HeaderName::from_static(super::B3_SAMPLED_HEADER)),
+        super::B3_FLAGS_HEADER => Some(http::HeaderName::from_static(super::B3_FLAGS_HEADER)),
         _ => None,
     }
 }

@@ -1,5 +1,9 @@
 //! W3C Trace Context (`traceparent`, `tracestate`) and W3C Baggage (`baggage`), parsed and written
-//! by hand: no intermediate strings for the ids, no allocation for absent headers.
+//! by hand: no intermediate strings for the ids, no allocation for absent headers; and B3
+//! (Zipkin's `b3` and `X-B3-*` headers, see [`extract_b3`]). Which of them a telemetry uses is
+//! its [`Propagators`] (`propagation.propagators`, `OTEL_PROPAGATORS`; W3C by default), which
+//! [`Context::inject`](crate::Context::inject) and [`Context::extract`](crate::Context::extract)
+//! follow.
 //!
 //! [`inject_trace_context`] and [`inject_baggage`] write into any [`Injector`];
 //! [`extract_trace_context`] and [`extract_baggage`] read from any [`Extractor`]. Both traits are
@@ -66,15 +70,24 @@
 //! - `traceparent`: [`inject_trace_context`] and [`extract_trace_context`] (`traceparent` and
 //!   `tracestate`);
 //! - `baggage`: [`Baggage`], [`inject_baggage`] and [`extract_baggage`], with percent-encoding;
+//! - `b3`: [`inject_b3`], [`inject_b3_multi`] and [`extract_b3`];
+//! - `propagators`: [`Propagators`], the configured composite of the above;
 //! - `carrier`: the [`Injector`] and [`Extractor`] traits and their implementations.
 
+mod b3;
 mod baggage;
 mod carrier;
+mod propagators;
 mod traceparent;
 
+pub use b3::{
+    B3_FLAGS_HEADER, B3_HEADER, B3_PARENT_SPAN_ID_HEADER, B3_SAMPLED_HEADER, B3_SPAN_ID_HEADER,
+    B3_TRACE_ID_HEADER, B3Extracted, extract_b3, inject_b3, inject_b3_multi,
+};
 pub(crate) use baggage::percent_decode;
 pub use baggage::{Baggage, extract_baggage, inject_baggage};
 pub use carrier::{Extractor, Injector};
+pub use propagators::{Propagator, Propagators};
 pub use traceparent::{extract_trace_context, inject_trace_context};
 
 pub(crate) use crate::trace::MAX_TRACESTATE_MEMBERS;

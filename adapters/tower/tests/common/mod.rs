@@ -27,11 +27,16 @@ pub const PARENT_ID: &str = "00f067aa0ba902b7";
 pub const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 pub async fn memory() -> (Telemetry, MemoryStore) {
+    memory_with("tracing:\n  sample_rate: 1.0\n").await
+}
+
+/// The memory module with this configuration.
+pub async fn memory_with(yaml: &str) -> (Telemetry, MemoryStore) {
     let module = MemoryModule::new();
     let store = module.store();
     let telemetry = Telemetry::builder()
         .module(module)
-        .config(Config::from_yaml_str("tracing:\n  sample_rate: 1.0\n").unwrap())
+        .config(Config::from_yaml_str(yaml).unwrap())
         .build()
         .await
         .unwrap();
