@@ -57,6 +57,11 @@ pub async fn connect(url: &str, telemetry: &Telemetry) -> Result<Pool, BoxError>
         .connect(url)
         .await
         .map_err(|e| format!("cannot connect to the database at {}: {e}", redact(url)))?;
+    if url.starts_with("sqlite:") {
+        // Write-ahead logging (kept in the file): readers do not wait for the writer, and
+        // writers wait for each other (sqlx's busy timeout) instead of failing.
+        plain.execute("PRAGMA journal_mode = WAL").await?;
+    }
     Ok(TracedPool::new(plain, telemetry))
 }
 

@@ -1,5 +1,5 @@
 //! The order service: `GET /orders?user_id=` lists a user's orders, `POST /orders` prices the
-//! item and stores the order and its first event in one transaction, then announces it on NATS.
+//! item, stores the order and its first event in one transaction, then announces it on NATS.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -211,17 +211,18 @@ async fn store_order(
 ) -> Result<(StatusCode, Json<Order>), ApiError> {
     api::inject(ctx, &orders.faults).await?;
     let new = NewOrder::parse(body)?;
-    let mut tx = orders.pool.begin(ctx).await.map_err(ApiError::database)?;
+    // The price is read before the transaction, which then only writes: a SQLite transaction
+    // that reads first cannot take the write lock while another writer holds it (it fails at
+    // once with SQLITE_BUSY), where one that writes first waits for it.
     let price: Option<i64> = sqlx::query("SELECT price_cents FROM items WHERE name = $1")
         .bind(&new.item)
-        .fetch_optional(&mut tx)
+        .fetch_optional(orders.pool.with(ctx))
         .await
         .map_err(ApiError::database)?
         .map(|row| row.try_get("price_cents"))
         .transpose()
         .map_err(ApiError::database)?;
     let Some(price) = price else {
-        tx.rollback().await.map_err(ApiError::database)?;
         let known: Vec<&str> = db::CATALOG.iter().map(|(name, _)| *name).collect();
         return Err(ApiError::BadRequest(format!(
             "invalid order: no item {:?} (the catalog has {})",
@@ -229,6 +230,7 @@ async fn store_order(
             known.join(", ")
         )));
     };
+    let mut tx = orders.pool.begin(ctx).await.map_err(ApiError::database)?;
     let order = Order {
         id: format!("ord-{:016x}", rand::random::<u64>()),
         user_id: new.user_id,

@@ -287,14 +287,10 @@ async fn one_trace_across_three_services_with_logs_exemplars_and_errors() {
     };
     assert_eq!(
         statements,
-        [
-            "BEGIN",
-            "SELECT items",
-            "INSERT orders",
-            "INSERT order_events",
-            "COMMIT"
-        ]
+        ["BEGIN", "INSERT orders", "INSERT order_events", "COMMIT"]
     );
+    let price = find(&spans, "order-service", "SELECT items");
+    assert_eq!(parent_of(&spans, price).name, "OrderService.CreateOrder");
     let producer = find(&spans, "order-service", &format!("send {subject}"));
     assert_eq!(producer.kind, SpanKind::Producer);
     let consumer = find(&spans, "user-service", &format!("process {subject}"));
