@@ -10,7 +10,7 @@ use hyperion::config::ConfigError;
 use hyperion::registry::ModuleError;
 
 use crate::adapter_runtime::{AdapterRuntime, off_runtime};
-use crate::config::{Compression, Exporter, OtelSettings, Protocol, TracingSettings};
+use crate::config::{Compression, Exporter, OtelSettings, OtlpSignal, Protocol, TracingSettings};
 use crate::{config_error, module_error};
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
 
@@ -374,20 +374,28 @@ pub(crate) fn http_client(
 /// collector). gRPC is built on the adapter's runtime, HTTP off any runtime.
 pub(crate) async fn collector_exporter<E: Send + 'static>(
     settings: &OtelSettings,
+    signal: OtlpSignal,
     runtime: &mut Option<AdapterRuntime>,
     build: fn(&TracingSettings, &Target) -> Result<E, String>,
 ) -> Result<E, ModuleError> {
-    let mut otlp_tracing = settings.tracing.clone();
-    otlp_tracing.exporter = Exporter::Otlp;
-    let target = resolve(&otlp_tracing)
+    // The general collector settings with the signal's own over them; the request timeout is
+    // bounded by the signal's export timeout, as spans' is by `tracing.batch.export_timeout`
+    // (neither the periodic reader nor the thread-based log processor bounds an export).
+    let mut tracing = settings.tracing.for_signal(signal);
+    tracing.exporter = Exporter::Otlp;
+    tracing.batch.export_timeout = match signal {
+        OtlpSignal::Metrics => settings.metrics.export_timeout,
+        OtlpSignal::Logs => settings.logging.batch.export_timeout,
+        OtlpSignal::Traces => tracing.batch.export_timeout,
+    };
+    let target = resolve(&tracing)
         .map_err(config_error)?
         .expect("OTLP always resolves to a target");
     if target.protocol == Protocol::Grpc {
         let handle = AdapterRuntime::get(runtime)?;
         let _entered = handle.enter();
-        build(&settings.tracing, &target).map_err(module_error)
+        build(&tracing, &target).map_err(module_error)
     } else {
-        let tracing = settings.tracing.clone();
         off_runtime(move || build(&tracing, &target)).await
     }
 }

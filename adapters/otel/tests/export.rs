@@ -12,7 +12,8 @@ use hyperion::{Config, Link, SpanOptions, Status, Telemetry, Value, kv};
 use hyperion_otel::OtelModule;
 use hyperion_otel::config::OtelSettings;
 use support::{
-    AttrValue, ForwardProtocol, OtlpReceiver, ReceivedSpan, Rotel, StatusCode, ZipkinReceiver,
+    AttrValue, ForwardProtocol, OtlpReceiver, ReceivedSpan, Rotel, StatusCode, Transport,
+    ZipkinReceiver,
 };
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -686,4 +687,74 @@ async fn grpc_over_tls_verifies_the_collector() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_over_tls_verifies_the_collector() {
     over_tls("http/protobuf").await;
+}
+
+/// Each signal reaches the collector with its own transport and headers when it has them
+/// (`tracing.traces`, `.metrics`, `.logs`, as the `OTEL_EXPORTER_OTLP_{SIGNAL}_*` variables set
+/// them), and with the general ones otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_signal_uses_its_own_protocol_and_headers() {
+    let receiver = OtlpReceiver::start().await;
+    let yaml = format!(
+        "tracing:\n  exporter: otlp\n  endpoint: \"{grpc}\"\n  protocol: grpc\n  \
+         headers: {{x-general: g}}\n  batch: {{scheduled_delay: 100ms}}\n  \
+         metrics: {{protocol: http/protobuf, headers: {{x-signal: metrics}}}}\n  \
+         logs: {{protocol: http/json, headers: {{x-signal: logs}}}}\n\
+         metrics:\n  exporter: otlp\n  interval: 200ms\n\
+         logging:\n  otlp: true\n  level: info\n  batch: {{scheduled_delay: 100ms}}\n",
+        grpc = receiver.grpc_endpoint()
+    );
+    // The metrics and logs go to the receiver's HTTP port: their own endpoints, as given.
+    let config = ConfigLoader::new()
+        .yaml(&yaml)
+        .set(
+            "tracing.metrics_endpoint",
+            format!("{}/v1/metrics", receiver.http_endpoint()),
+        )
+        .set(
+            "tracing.logs_endpoint",
+            format!("{}/v1/logs", receiver.http_endpoint()),
+        )
+        .load()
+        .unwrap();
+    let telemetry = Telemetry::builder()
+        .module(OtelModule::new())
+        .config(config)
+        .build()
+        .await
+        .unwrap();
+    let ctx = telemetry.context();
+    let (ctx, mut span) = ctx.start_span("work", SpanOptions::server());
+    telemetry
+        .meter("m")
+        .counter("jobs")
+        .build()
+        .add(&ctx, 1, &[]);
+    ctx.log().info("working", &[]);
+    span.end();
+    telemetry.shutdown(Duration::from_secs(10)).await.unwrap();
+
+    receiver.wait_for_spans(1, WAIT).await;
+    receiver.wait_for_metric("jobs", WAIT).await;
+    receiver.wait_for_logs(1, WAIT).await;
+    let mut deliveries = receiver.deliveries();
+    deliveries.extend(receiver.signal_deliveries());
+    let find = |path: &str| {
+        deliveries
+            .iter()
+            .find(|d| d.path.ends_with(path))
+            .unwrap_or_else(|| panic!("nothing delivered to {path}: {deliveries:#?}"))
+    };
+    let traces = find("TraceService/Export");
+    assert_eq!(traces.transport, Transport::Grpc);
+    assert_eq!(traces.header("x-general"), Some("g"));
+    assert_eq!(traces.header("x-signal"), None);
+    let metrics = find("/v1/metrics");
+    assert_eq!(metrics.transport, Transport::Http);
+    assert_eq!(metrics.content_type, "application/x-protobuf");
+    assert_eq!(metrics.header("x-general"), Some("g"));
+    assert_eq!(metrics.header("x-signal"), Some("metrics"));
+    let logs = find("/v1/logs");
+    assert_eq!(logs.content_type, "application/json");
+    assert_eq!(logs.header("x-signal"), Some("logs"));
 }

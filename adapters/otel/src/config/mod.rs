@@ -6,25 +6,31 @@
 //! | `tracing.exporter` | `OTEL_TRACES_EXPORTER` | `otlp` |
 //! | `tracing.endpoint` (a base URL: `/v1/traces`, `/v1/metrics`, `/v1/logs` appended) | `OTEL_EXPORTER_OTLP_ENDPOINT` | the exporter's own |
 //! | `tracing.traces_endpoint`, `.metrics_endpoint`, `.logs_endpoint` (full URLs, used as given) | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `_METRICS_ENDPOINT`, `_LOGS_ENDPOINT` | none |
-//! | `tracing.protocol` | `OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL` | `grpc` |
-//! | `tracing.headers` (merged, `k=v,...` percent-encoded) | `OTEL_EXPORTER_OTLP_[TRACES_]HEADERS` | none |
-//! | `tracing.timeout` (milliseconds in the variable) | `OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT` | 10 s |
-//! | `tracing.compression` | `OTEL_EXPORTER_OTLP_[TRACES_]COMPRESSION` | `none` |
-//! | `tracing.certificate` | `OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE` | none |
+//! | `tracing.protocol` | `OTEL_EXPORTER_OTLP_PROTOCOL` | `grpc` |
+//! | `tracing.headers` (merged, `k=v,...` percent-encoded) | `OTEL_EXPORTER_OTLP_HEADERS` | none |
+//! | `tracing.timeout` (milliseconds in the variable) | `OTEL_EXPORTER_OTLP_TIMEOUT` | 10 s |
+//! | `tracing.compression` | `OTEL_EXPORTER_OTLP_COMPRESSION` | `none` |
+//! | `tracing.certificate` | `OTEL_EXPORTER_OTLP_CERTIFICATE` | none |
+//! | `tracing.{traces,metrics,logs}.{protocol,headers,timeout,compression,certificate}` | `OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_{PROTOCOL,HEADERS,TIMEOUT,COMPRESSION,CERTIFICATE}` | the general one |
 //! | `tracing.batch.scheduled_delay`, `.export_timeout` (ms) | `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_EXPORT_TIMEOUT` | 5 s, 30 s |
 //! | `tracing.batch.max_queue_size`, `.max_batch_size` | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | 2048, 512 |
 //! | `metrics.exporter` (`prometheus,otlp` means `both`) | `OTEL_METRICS_EXPORTER` | `prometheus` |
-//! | `metrics.interval` (ms) | `OTEL_METRIC_EXPORT_INTERVAL` | 60 s |
+//! | `metrics.interval`, `metrics.export_timeout` (ms) | `OTEL_METRIC_EXPORT_INTERVAL`, `OTEL_METRIC_EXPORT_TIMEOUT` | 60 s, 30 s |
 //! | `metrics.port`, `metrics.bind_address` | `OTEL_EXPORTER_PROMETHEUS_PORT`, `OTEL_EXPORTER_PROMETHEUS_HOST` | 9464, `localhost` |
 //! | `logging.otlp` (`otlp` is true; `none`, `console` false) | `OTEL_LOGS_EXPORTER` | false |
+//! | `logging.batch.scheduled_delay`, `.export_timeout` (ms) | `OTEL_BLRP_SCHEDULE_DELAY`, `OTEL_BLRP_EXPORT_TIMEOUT` | 1 s, 30 s |
+//! | `logging.batch.max_queue_size`, `.max_batch_size` | `OTEL_BLRP_MAX_QUEUE_SIZE`, `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE` | 2048, 512 |
 //!
-//! The `TRACES_` variant of a variable wins over the general one. Without a variable:
+//! The `tracing` section's collector settings are every signal's; a signal's own
+//! (`tracing.traces`, `.metrics`, `.logs`, from the `TRACES_`, `METRICS_` and `LOGS_` variants)
+//! replace them for that signal alone, and its headers are added to the general ones
+//! ([`TracingSettings::for_signal`]). An export request's timeout is the smaller of the
+//! signal's `timeout` and its export timeout (`tracing.batch.export_timeout`,
+//! `metrics.export_timeout`, `logging.batch.export_timeout`): the SDK's periodic reader and
+//! thread-based batch processors bound no export themselves. Without a variable:
 //! `metrics.path`, `metrics.namespace`, `metrics.subsystem`, `metrics.collect_runtime`,
 //! `metrics.exemplars`, `metrics.cardinality_limit`, `metrics.max_label_value_length`,
-//! `metrics.histogram_boundaries`, `logging.format`, `logging.output`. Not read yet: the
-//! `OTEL_BLRP_*` and `OTEL_METRIC_EXPORT_TIMEOUT` variables, and the `METRICS_`/`LOGS_`
-//! variants of the protocol, headers, timeout, compression and certificate variables (metrics
-//! and logs use the `tracing` collector settings).
+//! `metrics.histogram_boundaries`, `logging.format`, `logging.output`.
 //!
 //! ```
 //! use hyperion::Config;
@@ -225,6 +231,9 @@ impl OtelSettings {
         if tracing {
             self.validate_tracing(&invalid, &non_zero)?;
         }
+        if self.logging.otlp {
+            validate_batch("logging.batch", &self.logging.batch, &invalid, &non_zero)?;
+        }
         if metrics {
             self.validate_metrics(&invalid, &non_zero)?;
         }
@@ -238,28 +247,16 @@ impl OtelSettings {
     ) -> Result<(), ConfigError> {
         let tracing = &self.tracing;
         non_zero("tracing.timeout", tracing.timeout)?;
-        let batch = &tracing.batch;
-        if batch.max_queue_size == 0 {
-            return invalid(
-                "tracing.batch.max_queue_size",
-                "0".to_owned(),
-                "an integer of at least 1".to_owned(),
-            );
+        for (name, own) in [
+            ("traces", &tracing.traces),
+            ("metrics", &tracing.metrics),
+            ("logs", &tracing.logs),
+        ] {
+            if let Some(timeout) = own.timeout {
+                non_zero(&format!("tracing.{name}.timeout"), timeout)?;
+            }
         }
-        if batch.max_batch_size == 0 || batch.max_batch_size > batch.max_queue_size {
-            return invalid(
-                "tracing.batch.max_batch_size",
-                batch.max_batch_size.to_string(),
-                format!(
-                    "an integer from 1 to tracing.batch.max_queue_size ({})",
-                    batch.max_queue_size
-                ),
-            );
-        }
-        non_zero("tracing.batch.scheduled_delay", batch.scheduled_delay)?;
-        non_zero("tracing.batch.export_timeout", batch.export_timeout)?;
-
-        Ok(())
+        validate_batch("tracing.batch", &tracing.batch, invalid, non_zero)
     }
 
     fn validate_metrics(
@@ -285,6 +282,7 @@ impl OtelSettings {
             );
         }
         non_zero("metrics.interval", metrics.interval)?;
+        non_zero("metrics.export_timeout", metrics.export_timeout)?;
         if metrics.cardinality_limit == 0 {
             return invalid(
                 "metrics.cardinality_limit",
@@ -329,22 +327,70 @@ const ENV: &[EnvVar] = &[
     ),
     EnvVar::new("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "tracing.logs_endpoint"),
     EnvVar::new("OTEL_LOGS_EXPORTER", "logging.otlp").map_checked(logs_exporter),
+    // The general collector settings, for every signal...
     EnvVar::new("OTEL_EXPORTER_OTLP_PROTOCOL", "tracing.protocol").lowercase(),
-    EnvVar::new("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "tracing.protocol").lowercase(),
     EnvVar::new("OTEL_EXPORTER_OTLP_HEADERS", "tracing.headers").key_value_list_strict(),
-    EnvVar::new("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "tracing.headers").key_value_list_strict(),
     EnvVar::new("OTEL_EXPORTER_OTLP_TIMEOUT", "tracing.timeout"),
-    EnvVar::new("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "tracing.timeout"),
     EnvVar::new("OTEL_EXPORTER_OTLP_COMPRESSION", "tracing.compression").lowercase(),
+    EnvVar::new("OTEL_EXPORTER_OTLP_CERTIFICATE", "tracing.certificate"),
+    // ... and each signal's own, which win for that signal only.
     EnvVar::new(
-        "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
-        "tracing.compression",
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "tracing.traces.protocol",
     )
     .lowercase(),
-    EnvVar::new("OTEL_EXPORTER_OTLP_CERTIFICATE", "tracing.certificate"),
+    EnvVar::new(
+        "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+        "tracing.metrics.protocol",
+    )
+    .lowercase(),
+    EnvVar::new("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "tracing.logs.protocol").lowercase(),
+    EnvVar::new(
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+        "tracing.traces.headers",
+    )
+    .key_value_list_strict(),
+    EnvVar::new(
+        "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+        "tracing.metrics.headers",
+    )
+    .key_value_list_strict(),
+    EnvVar::new("OTEL_EXPORTER_OTLP_LOGS_HEADERS", "tracing.logs.headers").key_value_list_strict(),
+    EnvVar::new(
+        "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+        "tracing.traces.timeout",
+    ),
+    EnvVar::new(
+        "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
+        "tracing.metrics.timeout",
+    ),
+    EnvVar::new("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "tracing.logs.timeout"),
+    EnvVar::new(
+        "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+        "tracing.traces.compression",
+    )
+    .lowercase(),
+    EnvVar::new(
+        "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
+        "tracing.metrics.compression",
+    )
+    .lowercase(),
+    EnvVar::new(
+        "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION",
+        "tracing.logs.compression",
+    )
+    .lowercase(),
     EnvVar::new(
         "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
-        "tracing.certificate",
+        "tracing.traces.certificate",
+    ),
+    EnvVar::new(
+        "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
+        "tracing.metrics.certificate",
+    ),
+    EnvVar::new(
+        "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE",
+        "tracing.logs.certificate",
     ),
     EnvVar::new("OTEL_BSP_SCHEDULE_DELAY", "tracing.batch.scheduled_delay"),
     EnvVar::new("OTEL_BSP_EXPORT_TIMEOUT", "tracing.batch.export_timeout"),
@@ -355,6 +401,14 @@ const ENV: &[EnvVar] = &[
     ),
     EnvVar::new("OTEL_METRICS_EXPORTER", "metrics.exporter").map(metrics_exporter),
     EnvVar::new("OTEL_METRIC_EXPORT_INTERVAL", "metrics.interval"),
+    EnvVar::new("OTEL_METRIC_EXPORT_TIMEOUT", "metrics.export_timeout"),
+    EnvVar::new("OTEL_BLRP_SCHEDULE_DELAY", "logging.batch.scheduled_delay"),
+    EnvVar::new("OTEL_BLRP_EXPORT_TIMEOUT", "logging.batch.export_timeout"),
+    EnvVar::new("OTEL_BLRP_MAX_QUEUE_SIZE", "logging.batch.max_queue_size"),
+    EnvVar::new(
+        "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
+        "logging.batch.max_batch_size",
+    ),
     EnvVar::new("OTEL_EXPORTER_PROMETHEUS_HOST", "metrics.bind_address"),
     EnvVar::new("OTEL_EXPORTER_PROMETHEUS_PORT", "metrics.port"),
 ];
@@ -444,6 +498,129 @@ pub struct TracingSettings {
     pub compression: Compression,
     /// The batch span processor.
     pub batch: BatchSettings,
+    /// The collector settings of spans alone (`OTEL_EXPORTER_OTLP_TRACES_*`), over the ones
+    /// above.
+    pub traces: SignalSettings,
+    /// The collector settings of metrics alone (`OTEL_EXPORTER_OTLP_METRICS_*`), over the ones
+    /// above.
+    pub metrics: SignalSettings,
+    /// The collector settings of log records alone (`OTEL_EXPORTER_OTLP_LOGS_*`), over the ones
+    /// above.
+    pub logs: SignalSettings,
+}
+
+/// A signal whose telemetry goes to the collector over OTLP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OtlpSignal {
+    /// Spans.
+    Traces,
+    /// Metrics.
+    Metrics,
+    /// Log records.
+    Logs,
+}
+
+impl TracingSettings {
+    /// The collector settings `signal` is exported with: the general ones (`tracing.protocol`,
+    /// `.headers`, `.timeout`, `.compression`, `.certificate`), each replaced by the signal's
+    /// own when it has one (`tracing.traces`, `.metrics`, `.logs`); the signal's headers are
+    /// added to the general ones (a name in both takes the signal's value).
+    ///
+    /// ```
+    /// use hyperion::Config;
+    /// use hyperion_otel::config::{OtelSettings, OtlpSignal, Protocol};
+    ///
+    /// let config = Config::from_yaml_str(
+    ///     "tracing:\n  protocol: grpc\n  metrics: {protocol: http/protobuf}\n",
+    /// )?;
+    /// let tracing = OtelSettings::from_config(&config)?.tracing;
+    /// assert_eq!(tracing.for_signal(OtlpSignal::Traces).protocol, Protocol::Grpc);
+    /// assert_eq!(tracing.for_signal(OtlpSignal::Metrics).protocol, Protocol::HttpProtobuf);
+    /// # Ok::<(), hyperion::ConfigError>(())
+    /// ```
+    pub fn for_signal(&self, signal: OtlpSignal) -> TracingSettings {
+        let own = match signal {
+            OtlpSignal::Traces => &self.traces,
+            OtlpSignal::Metrics => &self.metrics,
+            OtlpSignal::Logs => &self.logs,
+        };
+        let mut settings = self.clone();
+        if let Some(protocol) = own.protocol {
+            settings.protocol = protocol;
+        }
+        settings
+            .headers
+            .extend(own.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
+        if let Some(timeout) = own.timeout {
+            settings.timeout = timeout;
+        }
+        if let Some(compression) = own.compression {
+            settings.compression = compression;
+        }
+        if let Some(certificate) = &own.certificate {
+            settings.certificate = Some(certificate.clone());
+        }
+        settings
+    }
+}
+
+/// One signal's own collector settings (`tracing.traces`, `tracing.metrics`, `tracing.logs`):
+/// each one set replaces the general setting of the `tracing` section for that signal.
+///
+/// Its `Debug` output hides the values of [`headers`](Self::headers).
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SignalSettings {
+    /// The OTLP transport (`OTEL_EXPORTER_OTLP_{SIGNAL}_PROTOCOL`).
+    pub protocol: Option<Protocol>,
+    /// Headers added to `tracing.headers` (`OTEL_EXPORTER_OTLP_{SIGNAL}_HEADERS`).
+    pub headers: BTreeMap<String, String>,
+    /// How long one export request may take (`OTEL_EXPORTER_OTLP_{SIGNAL}_TIMEOUT`).
+    #[serde(with = "optional_duration")]
+    pub timeout: Option<Duration>,
+    /// Compression of export requests (`OTEL_EXPORTER_OTLP_{SIGNAL}_COMPRESSION`).
+    pub compression: Option<Compression>,
+    /// The CA certificate(s) of the collector (`OTEL_EXPORTER_OTLP_{SIGNAL}_CERTIFICATE`).
+    pub certificate: Option<PathBuf>,
+}
+
+impl fmt::Debug for SignalSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<&str> = self.headers.keys().map(String::as_str).collect();
+        f.debug_struct("SignalSettings")
+            .field("protocol", &self.protocol)
+            .field("headers (values redacted)", &headers)
+            .field("timeout", &self.timeout)
+            .field("compression", &self.compression)
+            .field("certificate", &self.certificate)
+            .finish()
+    }
+}
+
+/// An optional duration, in the forms [`duration`] reads.
+mod optional_duration {
+    use std::time::Duration;
+
+    use hyperion::config::duration;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        value: &Option<Duration>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(value) => duration::serialize(value, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        #[derive(Deserialize)]
+        struct Given(#[serde(with = "duration")] Duration);
+        Ok(Option::<Given>::deserialize(deserializer)?.map(|given| given.0))
+    }
 }
 
 impl Default for TracingSettings {
@@ -460,6 +637,9 @@ impl Default for TracingSettings {
             timeout: Duration::from_secs(10),
             compression: Compression::None,
             batch: BatchSettings::default(),
+            traces: SignalSettings::default(),
+            metrics: SignalSettings::default(),
+            logs: SignalSettings::default(),
         }
     }
 }
@@ -483,6 +663,9 @@ impl fmt::Debug for TracingSettings {
             .field("timeout", &self.timeout)
             .field("compression", &self.compression)
             .field("batch", &self.batch)
+            .field("traces", &self.traces)
+            .field("metrics", &self.metrics)
+            .field("logs", &self.logs)
             .finish()
     }
 }
@@ -510,6 +693,17 @@ impl Default for BatchSettings {
             scheduled_delay: Duration::from_secs(5),
             max_queue_size: 2048,
             export_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl BatchSettings {
+    /// The batch log record processor's defaults (`logging.batch`): the same as spans' but a
+    /// scheduled delay of 1 s, as `OTEL_BLRP_SCHEDULE_DELAY`'s default is.
+    pub fn logs() -> Self {
+        Self {
+            scheduled_delay: Duration::from_secs(1),
+            ..Self::default()
         }
     }
 }
@@ -543,6 +737,11 @@ pub struct MetricsSettings {
     /// How often metrics are pushed over OTLP; more than zero. Default: 60 s.
     #[serde(with = "duration")]
     pub interval: Duration,
+    /// How long one push of metrics over OTLP may take (`OTEL_METRIC_EXPORT_TIMEOUT`; the
+    /// export request's timeout is the smaller of this and the collector's); more than zero.
+    /// Default: 30 s.
+    #[serde(with = "duration")]
+    pub export_timeout: Duration,
     /// Whether histograms and counters carry trace exemplars. Default: `true`.
     pub exemplars: bool,
     /// The most distinct attribute sets kept per instrument; at least 1. Default: 2000.
@@ -568,6 +767,7 @@ impl Default for MetricsSettings {
             subsystem: None,
             collect_runtime: false,
             interval: Duration::from_secs(60),
+            export_timeout: Duration::from_secs(30),
             exemplars: true,
             cardinality_limit: 2000,
             max_label_value_length: 256,
@@ -577,7 +777,7 @@ impl Default for MetricsSettings {
 }
 
 /// The module's keys in the `logging` section: how and where lines are written.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct LoggingSettings {
     /// How a line is written. Default: [`LogFormat::Json`].
@@ -586,6 +786,49 @@ pub struct LoggingSettings {
     pub output: LogOutput,
     /// Whether log records are also exported over OTLP. Default: `false`.
     pub otlp: bool,
+    /// The batch log record processor of OTLP export (`OTEL_BLRP_*`). Default:
+    /// [`BatchSettings::logs`].
+    pub batch: BatchSettings,
+}
+
+impl Default for LoggingSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::default(),
+            output: LogOutput::default(),
+            otlp: false,
+            batch: BatchSettings::logs(),
+        }
+    }
+}
+
+/// Checks a batch processor's settings (`tracing.batch`, `logging.batch`): both sizes at least
+/// 1, the batch no larger than the queue, both durations more than zero.
+fn validate_batch(
+    key: &str,
+    batch: &BatchSettings,
+    invalid: &dyn Fn(&str, String, String) -> Result<(), ConfigError>,
+    non_zero: &dyn Fn(&str, Duration) -> Result<(), ConfigError>,
+) -> Result<(), ConfigError> {
+    if batch.max_queue_size == 0 {
+        return invalid(
+            &format!("{key}.max_queue_size"),
+            "0".to_owned(),
+            "an integer of at least 1".to_owned(),
+        );
+    }
+    if batch.max_batch_size == 0 || batch.max_batch_size > batch.max_queue_size {
+        return invalid(
+            &format!("{key}.max_batch_size"),
+            batch.max_batch_size.to_string(),
+            format!(
+                "an integer from 1 to {key}.max_queue_size ({})",
+                batch.max_queue_size
+            ),
+        );
+    }
+    non_zero(&format!("{key}.scheduled_delay"), batch.scheduled_delay)?;
+    non_zero(&format!("{key}.export_timeout"), batch.export_timeout)
 }
 
 /// An IP address, or a DNS host name (letters, digits, `-` and `.`).

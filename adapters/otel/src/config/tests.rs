@@ -172,12 +172,18 @@ fn the_module_claims_its_keys_and_not_the_cores() {
             "headers",
             "timeout",
             "compression",
-            "batch"
+            "batch",
+            "traces",
+            "metrics",
+            "logs"
         ]
     );
     assert!(declaration.claims("metrics").contains(&"port"));
     assert!(!declaration.claims("metrics").contains(&"enabled"));
-    assert_eq!(declaration.claims("logging"), ["format", "output", "otlp"]);
+    assert_eq!(
+        declaration.claims("logging"),
+        ["format", "output", "otlp", "batch"]
+    );
     let names: Vec<&str> = declaration.env_vars().iter().map(EnvVar::name).collect();
     assert!(
         names.contains(&"OTEL_EXPORTER_PROMETHEUS_PORT"),
@@ -593,7 +599,13 @@ fn otel_exporter_otlp_protocol_sets_the_protocol() {
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
         ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json"),
     ]);
-    assert_eq!(settings.tracing.protocol, Protocol::HttpJson);
+    let traces = settings.tracing.for_signal(OtlpSignal::Traces);
+    assert_eq!(traces.protocol, Protocol::HttpJson);
+    // The spans' own protocol is theirs alone: the other signals keep the general one.
+    for signal in [OtlpSignal::Metrics, OtlpSignal::Logs] {
+        let other = settings.tracing.for_signal(signal);
+        assert_eq!(other.protocol, Protocol::HttpProtobuf, "{signal:?}");
+    }
     let settings = env(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "HTTP/Protobuf")]);
     assert_eq!(settings.tracing.protocol, Protocol::HttpProtobuf);
 }
@@ -610,10 +622,15 @@ fn otel_exporter_otlp_headers_merge_into_headers() {
             ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-tenant=8"),
         ],
     );
-    let headers = &settings.tracing.headers;
+    let headers = &settings.tracing.for_signal(OtlpSignal::Traces).headers;
     assert_eq!(headers["authorization"], "Bearer abc");
     assert_eq!(headers["x-tenant"], "8");
     assert_eq!(headers["x-file"], "kept");
+    let metrics = settings.tracing.for_signal(OtlpSignal::Metrics).headers;
+    assert_eq!(
+        metrics["x-tenant"], "7",
+        "the spans' own header is theirs alone"
+    );
 }
 
 #[test]
@@ -633,8 +650,13 @@ fn a_malformed_otel_exporter_otlp_headers_is_an_error_naming_the_variable() {
             .extract::<TracingSettings>("tracing")
             .unwrap_err()
             .to_string();
+        let key = if name.contains("TRACES") {
+            "tracing.traces.headers"
+        } else {
+            "tracing.headers"
+        };
         assert!(
-            error.starts_with("invalid value for `tracing.headers`"),
+            error.starts_with(&format!("invalid value for `{key}`")),
             "{error}"
         );
         assert!(
@@ -660,12 +682,18 @@ fn otel_exporter_otlp_timeout_and_compression() {
         ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
         ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "100"),
     ]);
-    assert_eq!(settings.tracing.timeout, Duration::from_millis(100));
+    let traces = settings.tracing.for_signal(OtlpSignal::Traces);
+    assert_eq!(traces.timeout, Duration::from_millis(100));
     let settings = env(&[
         ("OTEL_EXPORTER_OTLP_COMPRESSION", "none"),
         ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "GZIP"),
     ]);
-    assert_eq!(settings.tracing.compression, Compression::Gzip);
+    let traces = settings.tracing.for_signal(OtlpSignal::Traces);
+    assert_eq!(traces.compression, Compression::Gzip);
+    assert_eq!(
+        settings.tracing.for_signal(OtlpSignal::Logs).compression,
+        Compression::None
+    );
 }
 
 #[test]
@@ -684,8 +712,16 @@ fn otel_exporter_otlp_certificate_and_its_yaml_key() {
         ),
     ]);
     assert_eq!(
-        settings.tracing.certificate.as_deref(),
+        settings
+            .tracing
+            .for_signal(OtlpSignal::Traces)
+            .certificate
+            .as_deref(),
         Some(std::path::Path::new("/etc/traces-ca.pem"))
+    );
+    assert_eq!(
+        settings.tracing.certificate.as_deref(),
+        Some(std::path::Path::new("/etc/ca.pem"))
     );
     let settings = ok("tracing: {certificate: ca.pem}", &[]);
     assert_eq!(
@@ -971,7 +1007,11 @@ fn zero_durations_are_errors() {
     let error = fails(
         "",
         &[("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "0")],
-        &["`tracing.timeout`", "found \"0s\"", "greater than zero"],
+        &[
+            "`tracing.traces.timeout`",
+            "found \"0s\"",
+            "greater than zero",
+        ],
     );
     assert_eq!(
         error.origin(),
@@ -1321,4 +1361,140 @@ fn debug_output_hides_header_values() {
     let debug = format!("{:?}", settings.tracing);
     assert!(debug.contains("authorization"), "{debug}");
     assert!(!debug.contains("Bearer-secret"), "{debug}");
+}
+
+#[test]
+fn each_signal_reads_its_own_otlp_variables() {
+    let settings = env(&[
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=general"),
+        ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc"),
+        (
+            "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+            "api-key=metrics,x-m=1",
+        ),
+        ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "1500"),
+        ("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", "gzip"),
+        (
+            "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
+            "/etc/metrics-ca.pem",
+        ),
+        ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "HTTP/JSON"),
+        ("OTEL_EXPORTER_OTLP_LOGS_HEADERS", "x-l=2"),
+        ("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "700"),
+        ("OTEL_EXPORTER_OTLP_LOGS_COMPRESSION", "gzip"),
+        ("OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE", "/etc/logs-ca.pem"),
+    ]);
+    let traces = settings.tracing.for_signal(OtlpSignal::Traces);
+    assert_eq!(
+        (traces.protocol, traces.timeout, traces.compression),
+        (
+            Protocol::HttpProtobuf,
+            Duration::from_secs(10),
+            Compression::None
+        )
+    );
+    assert_eq!(traces.headers.len(), 1);
+    let metrics = settings.tracing.for_signal(OtlpSignal::Metrics);
+    assert_eq!(
+        (metrics.protocol, metrics.timeout, metrics.compression),
+        (
+            Protocol::Grpc,
+            Duration::from_millis(1500),
+            Compression::Gzip
+        )
+    );
+    assert_eq!(metrics.headers["api-key"], "metrics");
+    assert_eq!(metrics.headers["x-m"], "1");
+    assert_eq!(
+        metrics.certificate.as_deref(),
+        Some(std::path::Path::new("/etc/metrics-ca.pem"))
+    );
+    let logs = settings.tracing.for_signal(OtlpSignal::Logs);
+    assert_eq!(
+        (logs.protocol, logs.timeout, logs.compression),
+        (
+            Protocol::HttpJson,
+            Duration::from_millis(700),
+            Compression::Gzip
+        )
+    );
+    assert_eq!(logs.headers["api-key"], "general");
+    assert_eq!(logs.headers["x-l"], "2");
+    assert_eq!(
+        logs.certificate.as_deref(),
+        Some(std::path::Path::new("/etc/logs-ca.pem"))
+    );
+    // The same keys in YAML.
+    let settings = ok(
+        "tracing:\n  metrics: {protocol: http/json, timeout: 2s, headers: {a: b}}\n  logs: {compression: gzip}\n",
+        &[],
+    );
+    let metrics = settings.tracing.for_signal(OtlpSignal::Metrics);
+    assert_eq!(metrics.protocol, Protocol::HttpJson);
+    assert_eq!(metrics.timeout, Duration::from_secs(2));
+    assert_eq!(metrics.headers["a"], "b");
+    assert_eq!(
+        settings.tracing.for_signal(OtlpSignal::Logs).compression,
+        Compression::Gzip
+    );
+    fails(
+        "",
+        &[("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "carrier-pigeon")],
+        &[
+            "`tracing.logs.protocol`",
+            "carrier-pigeon",
+            "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
+        ],
+    );
+    fails(
+        "tracing:\n  metrics: {protcol: grpc}\n",
+        &[],
+        &["tracing.metrics", "protcol"],
+    );
+}
+
+#[test]
+fn otel_blrp_variables_set_the_log_batch_and_metric_export_timeout_is_read() {
+    let settings = ok("", &[]);
+    assert_eq!(settings.logging.batch, BatchSettings::logs());
+    assert_eq!(
+        settings.logging.batch.scheduled_delay,
+        Duration::from_secs(1)
+    );
+    assert_eq!(settings.metrics.export_timeout, Duration::from_secs(30));
+    let settings = env(&[
+        ("OTEL_BLRP_SCHEDULE_DELAY", "250"),
+        ("OTEL_BLRP_EXPORT_TIMEOUT", "4000"),
+        ("OTEL_BLRP_MAX_QUEUE_SIZE", "100"),
+        ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "10"),
+        ("OTEL_METRIC_EXPORT_TIMEOUT", "3000"),
+    ]);
+    let batch = &settings.logging.batch;
+    assert_eq!(batch.scheduled_delay, Duration::from_millis(250));
+    assert_eq!(batch.export_timeout, Duration::from_secs(4));
+    assert_eq!((batch.max_queue_size, batch.max_batch_size), (100, 10));
+    assert_eq!(settings.metrics.export_timeout, Duration::from_secs(3));
+    // The log batch is checked as the span batch is, when logs go over OTLP.
+    let error = fails(
+        "logging: {otlp: true}\n",
+        &[
+            ("OTEL_BLRP_MAX_QUEUE_SIZE", "10"),
+            ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "20"),
+        ],
+        &[
+            "`logging.batch.max_batch_size`",
+            "found 20",
+            "from 1 to logging.batch.max_queue_size (10)",
+        ],
+    );
+    assert_eq!(
+        error.origin(),
+        Some("environment variable `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE`")
+    );
+    fails(
+        "metrics: {exporter: otlp}\n",
+        &[("OTEL_METRIC_EXPORT_TIMEOUT", "0")],
+        &["`metrics.export_timeout`", "greater than zero"],
+    );
 }

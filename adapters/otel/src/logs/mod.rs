@@ -27,6 +27,7 @@ use hyperion::config::ConfigError;
 use hyperion::registry::ModuleError;
 
 use crate::adapter_runtime::AdapterRuntime;
+use crate::config::OtlpSignal;
 use crate::exporter::{self, collector_exporter};
 use crate::resource::resource;
 use crate::{Configs, OtelModule, config, config_error};
@@ -57,10 +58,22 @@ impl OtelModule {
         let service = config.service_name().map(str::to_owned);
         let lines = Some(LineWriter::new(settings.logging.format, output, service));
         let otlp = if settings.logging.otlp {
-            let exporter = collector_exporter(settings, runtime, exporter::otlp_logs).await?;
+            let exporter =
+                collector_exporter(settings, OtlpSignal::Logs, runtime, exporter::otlp_logs)
+                    .await?;
+            let batch = &settings.logging.batch;
+            let processor = opentelemetry_sdk::logs::BatchLogProcessor::builder(exporter)
+                .with_batch_config(
+                    opentelemetry_sdk::logs::BatchConfigBuilder::default()
+                        .with_max_queue_size(batch.max_queue_size)
+                        .with_max_export_batch_size(batch.max_batch_size)
+                        .with_scheduled_delay(batch.scheduled_delay)
+                        .build(),
+                )
+                .build();
             let provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder()
                 .with_resource(resource(config))
-                .with_batch_exporter(exporter)
+                .with_log_processor(processor)
                 .build();
             use opentelemetry::logs::LoggerProvider as _;
             let scope = opentelemetry::InstrumentationScope::builder("hyperion")

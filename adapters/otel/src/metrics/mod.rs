@@ -16,6 +16,7 @@ use std::sync::{Arc, OnceLock};
 use hyperion::registry::ModuleError;
 
 use crate::adapter_runtime::AdapterRuntime;
+use crate::config::OtlpSignal;
 use crate::exporter::{self, collector_exporter};
 use crate::resource::resource;
 use crate::{Configs, OtelModule, PrometheusEndpoint, config, config_error, module_error};
@@ -64,8 +65,13 @@ impl OtelModule {
         };
         let otlp = match m.exporter {
             MetricsExporter::Otlp | MetricsExporter::Both => {
-                let exporter =
-                    collector_exporter(settings, runtime, exporter::otlp_metrics).await?;
+                let exporter = collector_exporter(
+                    settings,
+                    OtlpSignal::Metrics,
+                    runtime,
+                    exporter::otlp_metrics,
+                )
+                .await?;
                 let reader = opentelemetry_sdk::metrics::PeriodicReader::builder(exporter)
                     .with_interval(m.interval)
                     .build();

@@ -31,7 +31,8 @@ impl OtelModule {
         stats: &Arc<Stats>,
         runtime: &mut Option<AdapterRuntime>,
     ) -> Result<SdkTracerProvider, ModuleError> {
-        let tracing = &settings.tracing;
+        // The general collector settings with the spans' own (`tracing.traces`) over them.
+        let tracing = &settings.tracing.for_signal(config::OtlpSignal::Traces);
         let target = exporter::resolve(tracing).map_err(config_error)?;
         if let Some(note) = target.as_ref().and_then(|t| t.note.as_ref()) {
             eprintln!("hyperion-otel: {note}");

@@ -103,6 +103,8 @@ struct State {
     metric_requests: Vec<ExportMetricsServiceRequest>,
     log_requests: Vec<ExportLogsServiceRequest>,
     deliveries: Vec<Delivery>,
+    /// Deliveries of metrics and log records (kept apart: tests count trace deliveries).
+    signal_deliveries: Vec<Delivery>,
     errors: Vec<String>,
     http_attempts: usize,
     grpc_attempts: usize,
@@ -319,6 +321,11 @@ impl OtlpReceiver {
         lock(&self.state).deliveries.clone()
     }
 
+    /// Every metrics and logs export request accepted, in arrival order.
+    pub fn signal_deliveries(&self) -> Vec<Delivery> {
+        lock(&self.state).signal_deliveries.clone()
+    }
+
     /// For every delivery in order, its media type plus `+gzip` when compressed:
     /// `application/x-protobuf`, `application/x-protobuf+gzip`, `application/json`,
     /// `application/json+gzip`, `application/grpc`, `application/grpc+gzip`.
@@ -376,6 +383,7 @@ impl OtlpReceiver {
         let mut state = lock(&self.state);
         state.requests.clear();
         state.deliveries.clear();
+        state.signal_deliveries.clear();
         state.errors.clear();
         state.http_attempts = 0;
         state.grpc_attempts = 0;
@@ -489,9 +497,21 @@ fn handle_http(state: Shared, parts: Parts, body: Bytes) -> HandlerFuture {
                         }),
                     },
                 );
+            let delivery = Delivery {
+                transport: Transport::Http,
+                method: parts.method.to_string(),
+                path: parts.uri.path().to_owned(),
+                content_type: content_type.clone(),
+                content_encoding: content_encoding.clone(),
+                headers: server::all_headers(&parts.headers),
+                status: 200,
+            };
             return match decoded {
                 Ok(request) => {
-                    lock(&state).log_requests.push(request);
+                    let mut state = lock(&state);
+                    state.log_requests.push(request);
+                    state.signal_deliveries.push(delivery);
+                    drop(state);
                     server::with_body(
                         StatusCode::OK,
                         "application/x-protobuf",
@@ -512,9 +532,21 @@ fn handle_http(state: Shared, parts: Parts, body: Bytes) -> HandlerFuture {
                         }),
                     },
                 );
+            let delivery = Delivery {
+                transport: Transport::Http,
+                method: parts.method.to_string(),
+                path: parts.uri.path().to_owned(),
+                content_type: content_type.clone(),
+                content_encoding: content_encoding.clone(),
+                headers: server::all_headers(&parts.headers),
+                status: 200,
+            };
             return match decoded {
                 Ok(request) => {
-                    lock(&state).metric_requests.push(request);
+                    let mut state = lock(&state);
+                    state.metric_requests.push(request);
+                    state.signal_deliveries.push(delivery);
+                    drop(state);
                     server::with_body(
                         StatusCode::OK,
                         "application/x-protobuf",
@@ -619,13 +651,34 @@ struct GrpcService {
     state: Shared,
 }
 
+/// An accepted gRPC export of metrics or logs, as a [`Delivery`].
+fn grpc_delivery<T>(request: &tonic::Request<T>, service: &str) -> Delivery {
+    Delivery {
+        transport: Transport::Grpc,
+        method: "POST".to_owned(),
+        path: format!("/opentelemetry.proto.collector.{service}/Export"),
+        content_type: "application/grpc".to_owned(),
+        content_encoding: request
+            .metadata()
+            .get("grpc-encoding")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase(),
+        headers: server::all_headers(&request.metadata().clone().into_headers()),
+        status: 200,
+    }
+}
+
 #[tonic::async_trait]
 impl LogsService for GrpcService {
     async fn export(
         &self,
         request: tonic::Request<ExportLogsServiceRequest>,
     ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
-        lock(&self.state).log_requests.push(request.into_inner());
+        let delivery = grpc_delivery(&request, "logs.v1.LogsService");
+        let mut state = lock(&self.state);
+        state.log_requests.push(request.into_inner());
+        state.signal_deliveries.push(delivery);
         Ok(tonic::Response::new(ExportLogsServiceResponse::default()))
     }
 }
@@ -636,7 +689,10 @@ impl MetricsService for GrpcService {
         &self,
         request: tonic::Request<ExportMetricsServiceRequest>,
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
-        lock(&self.state).metric_requests.push(request.into_inner());
+        let delivery = grpc_delivery(&request, "metrics.v1.MetricsService");
+        let mut state = lock(&self.state);
+        state.metric_requests.push(request.into_inner());
+        state.signal_deliveries.push(delivery);
         Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
     }
 }
