@@ -1,5 +1,5 @@
 //! Property tests of every parser the core has, run in the normal suite: W3C `traceparent`,
-//! `tracestate` and `baggage`, the `k=v` lists of `OTEL_RESOURCE_ATTRIBUTES`, and the YAML
+//! `tracestate` and `baggage`, B3, the `k=v` lists of `OTEL_RESOURCE_ATTRIBUTES`, and the YAML
 //! configuration. Each checks that what is injected extracts back unchanged, that no input
 //! panics, and that a 64 KiB input costs a bounded amount of work (a generous time bound that
 //! only a quadratic parser would break: the benchmarks measure the real cost).
@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use hyperion::propagation::{
-    PropagationLimits, extract_baggage, extract_trace_context, inject_baggage, inject_trace_context,
+    PropagationLimits, extract_b3, extract_baggage, extract_trace_context, inject_b3,
+    inject_b3_multi, inject_baggage, inject_trace_context,
 };
 use hyperion::{
     Baggage, Config, ConfigLoader, SpanContext, SpanId, TraceFlags, TraceId, TraceState,
@@ -94,6 +95,44 @@ proptest! {
         for (k, v) in &members {
             prop_assert_eq!(received.get(k), Some(v.as_str()));
         }
+    }
+
+    #[test]
+    fn b3_round_trips_in_both_encodings(
+        trace in any::<[u8; 16]>().prop_filter("not all zero", |b| b.iter().any(|&x| x != 0)),
+        span in any::<[u8; 8]>().prop_filter("not all zero", |b| b.iter().any(|&x| x != 0)),
+        sampled in any::<bool>(),
+        debug in any::<bool>(),
+    ) {
+        let flags = if sampled || debug { TraceFlags::SAMPLED } else { TraceFlags::NOT_SAMPLED };
+        let sent = SpanContext::new(
+            TraceId::from_bytes(trace),
+            SpanId::from_bytes(span),
+            flags,
+            true,
+            TraceState::default(),
+        );
+        for multi in [false, true] {
+            let mut carrier = HashMap::new();
+            if multi {
+                inject_b3_multi(&sent, debug, &mut carrier);
+            } else {
+                inject_b3(&sent, debug, &mut carrier);
+            }
+            let received = extract_b3(&carrier).expect("an injected B3 context extracts");
+            prop_assert_eq!(&received.span, &sent);
+            prop_assert_eq!(received.debug, debug);
+        }
+    }
+
+    #[test]
+    fn no_b3_header_panics(single in ".{0,90}", trace in ".{0,40}", sampled in ".{0,6}") {
+        let _ = extract_b3(&headers(&[
+            ("b3", &single),
+            ("x-b3-traceid", &trace),
+            ("x-b3-spanid", "e457b5a2e4d86bd1"),
+            ("x-b3-sampled", &sampled),
+        ]));
     }
 
     #[test]
