@@ -65,18 +65,39 @@ pub async fn connect(url: &str, telemetry: &Telemetry) -> Result<Pool, BoxError>
     Ok(TracedPool::new(plain, telemetry))
 }
 
-/// The URL with its password replaced, for messages.
+/// A URL with its password replaced, for messages: the one after the user name (up to the
+/// last `@`, which a password may contain) and a `password=` query parameter.
 pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+    let (url, query) = match url.split_once('?') {
+        Some((url, query)) => (url, Some(query)),
+        None => (url, None),
     };
-    let Some((credentials, host)) = rest.split_once('@') else {
-        return url.to_owned();
-    };
-    match credentials.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+    let mut out = match url.split_once("://") {
+        Some((scheme, rest)) => {
+            // The authority ends at the first `/` after the last `@` of the credentials.
+            let (authority, path) = match rest.rsplit_once('@') {
+                Some((credentials, host)) => (Some(credentials), host),
+                None => (None, rest),
+            };
+            match authority.and_then(|credentials| credentials.split_once(':')) {
+                Some((user, _)) => format!("{scheme}://{user}:***@{path}"),
+                None => format!("{scheme}://{}", rest),
+            }
+        }
         None => url.to_owned(),
+    };
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
     }
+    out
 }
 
 /// Creates the user service's table and seeds it (untraced: start-up, not traffic).
@@ -145,6 +166,9 @@ pub async fn migrate_orders(pool: &Pool) -> Result<(), BoxError> {
         )
         .await?;
     inner
+        .execute("CREATE INDEX IF NOT EXISTS orders_by_user ON orders (user_id, created_at_ms)")
+        .await?;
+    inner
         .execute(
             "CREATE TABLE IF NOT EXISTS order_events (
                 order_id TEXT NOT NULL,
@@ -174,6 +198,14 @@ mod tests {
         assert_eq!(
             redact("postgres://app:s3cret@db:5432/users"),
             "postgres://app:***@db:5432/users"
+        );
+        assert_eq!(
+            redact("postgres://app:p@ss@db/users?sslmode=require&password=x"),
+            "postgres://app:***@db/users?sslmode=require&password=***"
+        );
+        assert_eq!(
+            redact("nats://demo:secret@nats:4222"),
+            "nats://demo:***@nats:4222"
         );
         assert_eq!(redact("postgres://app@db/users"), "postgres://app@db/users");
         assert_eq!(redact("sqlite:/tmp/users.db"), "sqlite:/tmp/users.db");

@@ -61,7 +61,7 @@ pub async fn run(settings: Settings) -> Result<(), BoxError> {
         .route("/users/{id}/orders", get(get_user_orders))
         .route("/orders", post(create_order))
         .with_state(gateway);
-    runtime::serve(&settings, &telemetry, &module, routes).await
+    runtime::serve(&settings, &telemetry, &module, routes, async {}).await
 }
 
 async fn get_user(
@@ -101,7 +101,9 @@ impl Gateway {
     async fn user(&self, ctx: &Context, id: &str) -> Result<User, ApiError> {
         api::inject(ctx, &self.faults).await?;
         let id = parse_id(id)?;
-        self.fetch_user(ctx, id).await
+        let user = self.fetch_user(ctx, id).await?;
+        ctx.log().info("user answered", &[kv("user.id", id)]);
+        Ok(user)
     }
 
     async fn fetch_user(&self, ctx: &Context, id: i64) -> Result<User, ApiError> {
@@ -126,10 +128,12 @@ impl Gateway {
             self.fetch_user(ctx, id),
             call::<Vec<Order>>(ctx, "order-service", orders)
         );
-        Ok(UserOrders {
-            user: user?,
-            orders: orders?,
-        })
+        let (user, orders) = (user?, orders?);
+        ctx.log().info(
+            "user and orders answered",
+            &[kv("user.id", id), kv("orders", orders.len() as i64)],
+        );
+        Ok(UserOrders { user, orders })
     }
 
     async fn create_order(
@@ -177,24 +181,36 @@ async fn call<T: DeserializeOwned>(
     request: reqwest_middleware::RequestBuilder,
 ) -> Result<T, ApiError> {
     let response = request.send().await.map_err(|error| {
+        let what = if error.is_timeout() {
+            "timed out"
+        } else {
+            "unreachable"
+        };
         ctx.log().error(
-            "downstream unreachable",
-            &[kv("downstream", service), kv("error", error.to_string())],
+            "downstream call failed",
+            &[
+                kv("downstream", service),
+                kv("failure", what),
+                kv("error", error.to_string()),
+            ],
         );
         ApiError::Downstream {
             service,
-            detail: format!("unreachable: {error}"),
+            detail: format!("{what}: {error}"),
         }
     })?;
     let status = response.status();
     if status.is_success() {
-        return response
-            .json::<T>()
-            .await
-            .map_err(|error| ApiError::Downstream {
+        return response.json::<T>().await.map_err(|error| {
+            ctx.log().error(
+                "downstream answer unreadable",
+                &[kv("downstream", service), kv("error", error.to_string())],
+            );
+            ApiError::Downstream {
                 service,
                 detail: format!("unreadable answer: {error}"),
-            });
+            }
+        });
     }
     let message = match response.json::<DownstreamError>().await {
         Ok(body) => body.error,

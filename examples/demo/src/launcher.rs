@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::runtime::{BoxError, shutdown_signal};
+use crate::runtime::{BoxError, Signals};
 use crate::settings::Service;
 
 /// How long the services may take to answer `/health` after they start.
@@ -26,7 +26,8 @@ pub struct UpOptions {
     pub user_port: u16,
     /// The order service's port.
     pub order_port: u16,
-    /// Where the SQLite files go. Default: `hyperion-demo` in the system's temporary directory.
+    /// Where the SQLite files go. Default: `hyperion-demo-{user}` in the system's temporary
+    /// directory, readable by its owner only.
     pub data_dir: Option<PathBuf>,
 }
 
@@ -64,10 +65,13 @@ struct Running {
 /// A service cannot be started, does not become ready, exits by itself, or does not stop
 /// cleanly.
 pub async fn up(options: UpOptions) -> Result<(), BoxError> {
+    // From the start: a Ctrl-C while the services start stops them too.
+    let mut signals = Signals::listen();
     let exe = std::env::current_exe()?;
     let database = Databases::choose(&options)?;
     let url = |service: Service| format!("http://127.0.0.1:{}", options.port(service));
     let mut running = Vec::new();
+    let mut relays = Vec::new();
     for service in Service::ALL {
         let mut command = Command::new(&exe);
         command
@@ -81,41 +85,83 @@ pub async fn up(options: UpOptions) -> Result<(), BoxError> {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        // A group of its own: the terminal's Ctrl-C reaches the launcher alone, which stops
+        // the services in order (the gateway first, so that no request it is still serving
+        // finds a backend gone).
+        #[cfg(unix)]
+        command.process_group(0);
         if let Some(url) = database.url(service) {
             command.env("DATABASE_URL", url);
         }
-        let mut child = command
-            .spawn()
-            .map_err(|e| format!("cannot start {service}: {e}"))?;
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(error) => {
+                stop(&mut running, "-TERM").await;
+                return Err(format!("cannot start {service}: {error}").into());
+            }
+        };
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
-        tokio::spawn(prefix_lines(service, stdout));
-        tokio::spawn(prefix_lines(service, stderr));
+        relays.push(tokio::spawn(relay_lines(service, stdout)));
+        relays.push(tokio::spawn(relay_lines(service, stderr)));
         running.push(Running { service, child });
     }
 
-    if let Err(error) = wait_until_ready(&mut running, &url).await {
-        stop(&mut running, "-TERM").await;
-        return Err(error);
+    let ready = tokio::select! {
+        ready = wait_until_ready(&mut running, &url) => Some(ready),
+        () = signals.recv() => None,
+    };
+    match ready {
+        Some(Ok(())) => {}
+        Some(Err(error)) => {
+            stop(&mut running, "-TERM").await;
+            finish_relays(relays).await;
+            return Err(error);
+        }
+        None => {
+            eprintln!("demo: stopping the services before they were all up");
+            let clean = stop(&mut running, "-INT").await;
+            finish_relays(relays).await;
+            return if clean {
+                Ok(())
+            } else {
+                Err("a service did not stop cleanly".into())
+            };
+        }
     }
     print_banner(&options, &database);
 
     let exited = tokio::select! {
-        () = shutdown_signal() => None,
+        () = signals.recv() => None,
         exited = first_exit(&mut running) => Some(exited),
     };
     if let Some((service, status)) = exited {
         eprintln!("demo: {service} exited by itself ({status}); stopping the others");
         stop(&mut running, "-TERM").await;
+        finish_relays(relays).await;
         return Err(format!("{service} exited by itself ({status})").into());
     }
     eprintln!("demo: stopping the services (their telemetry is flushed first)");
     let clean = stop(&mut running, "-INT").await;
+    // Everything the services wrote on their way out is printed before the launcher exits.
+    finish_relays(relays).await;
     if clean {
         eprintln!("demo: every service stopped cleanly");
         Ok(())
     } else {
         Err("a service did not stop cleanly".into())
+    }
+}
+
+/// Waits for the relays to print what the exited services wrote last (their pipes close when
+/// they exit), at most a few seconds.
+async fn finish_relays(relays: Vec<tokio::task::JoinHandle<()>>) {
+    let all = futures_util::future::join_all(relays);
+    if tokio::time::timeout(Duration::from_secs(5), all)
+        .await
+        .is_err()
+    {
+        eprintln!("demo: some service output may be missing (still open after 5 s)");
     }
 }
 
@@ -131,12 +177,9 @@ impl Databases {
         let shared = std::env::var("DATABASE_URL")
             .ok()
             .filter(|url| !url.trim().is_empty());
-        let dir = options
-            .data_dir
-            .clone()
-            .unwrap_or_else(|| std::env::temp_dir().join("hyperion-demo"));
+        let dir = options.data_dir.clone().unwrap_or_else(default_data_dir);
         if shared.is_none() {
-            std::fs::create_dir_all(&dir)
+            create_private_dir(&dir)
                 .map_err(|e| format!("cannot create the data directory {}: {e}", dir.display()))?;
         }
         Ok(Databases { shared, dir })
@@ -162,10 +205,51 @@ impl Databases {
     }
 }
 
-async fn prefix_lines(service: Service, stream: impl AsyncRead + Unpin) {
-    let mut lines = BufReader::new(stream).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        println!("{:>13} | {line}", service.name());
+/// `hyperion-demo-{user}` in the temporary directory: one per user, as the directory is shared.
+fn default_data_dir() -> PathBuf {
+    let user = std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty() && u.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        .unwrap_or_else(|| "user".to_owned());
+    std::env::temp_dir().join(format!("hyperion-demo-{user}"))
+}
+
+/// Creates the directory (and its parents) readable by its owner only.
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Prints a service's output line by line, prefixed with its name, until the service closes
+/// it: bytes that are not UTF-8 are replaced, and a closed stdout (`demo up | head`) stops the
+/// printing, never the reading, so that the service never blocks on a full pipe.
+async fn relay_lines(service: Service, stream: impl AsyncRead + Unpin) {
+    use std::io::Write;
+
+    let mut reader = BufReader::new(stream);
+    let mut line = Vec::new();
+    let mut printing = true;
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        if printing {
+            let text = String::from_utf8_lossy(&line);
+            let mut out = std::io::stdout().lock();
+            printing = writeln!(
+                out,
+                "{:>13} | {}",
+                service.name(),
+                text.trim_end_matches(['\n', '\r'])
+            )
+            .and_then(|()| out.flush())
+            .is_ok();
+        }
     }
 }
 
@@ -200,8 +284,15 @@ async fn wait_until_ready(
 }
 
 fn print_banner(options: &UpOptions, database: &Databases) {
-    let nats = std::env::var("NATS_URL").unwrap_or_default();
-    let otlp = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").unwrap_or_default();
+    let redacted = |name: &str| {
+        std::env::var(name)
+            .map(|url| crate::db::redact(&url))
+            .unwrap_or_default()
+    };
+    let (nats, otlp) = (
+        redacted("NATS_URL"),
+        redacted("OTEL_EXPORTER_OTLP_ENDPOINT"),
+    );
     let telemetry = if otlp.is_empty() {
         "trace trees and JSON logs (with trace_id) below, metrics with exemplars at each /metrics"
             .to_owned()
@@ -257,19 +348,48 @@ async fn first_exit(running: &mut [Running]) -> (Service, ExitStatus) {
     }
 }
 
-/// Sends `signal` to every service still running, waits for each (killing it after
-/// [`STOP_TIMEOUT`]), and says whether all exited with success.
+/// Stops the services, the gateway first (waiting for it) and then the others: sends `signal`
+/// to each still running, waits for it (killing it after [`STOP_TIMEOUT`]), and says whether
+/// all exited with success.
 async fn stop(running: &mut [Running], signal: &str) -> bool {
-    for entry in running.iter() {
-        if let Some(pid) = entry.child.id() {
-            // `kill(1)` rather than libc: the crate forbids `unsafe`, and this runs once.
-            let _ = Command::new("kill")
-                .arg(signal)
-                .arg(pid.to_string())
-                .status()
-                .await;
+    let (front, back): (Vec<&mut Running>, Vec<&mut Running>) = running
+        .iter_mut()
+        .partition(|entry| entry.service == Service::Gateway);
+    let mut clean = true;
+    for mut wave in [front, back] {
+        for entry in wave.iter_mut() {
+            send(entry, signal).await;
         }
+        clean &= wait_all(&mut wave).await;
     }
+    clean
+}
+
+/// Sends `signal` to a service that is still running.
+async fn send(entry: &mut Running, signal: &str) {
+    let Some(pid) = entry.child.id() else {
+        return;
+    };
+    // `kill(1)` rather than libc: the crate forbids `unsafe`, and this runs once per service.
+    match Command::new("kill")
+        .arg(signal)
+        .arg(pid.to_string())
+        .status()
+        .await
+    {
+        Ok(status) if status.success() => {}
+        // Gone already (it exited between the check and the signal): nothing to stop.
+        Ok(_) if matches!(entry.child.try_wait(), Ok(Some(_))) => {}
+        Ok(status) => eprintln!(
+            "demo: kill {signal} {pid} ({}) failed: {status}",
+            entry.service
+        ),
+        Err(error) => eprintln!("demo: cannot run kill to stop {}: {error}", entry.service),
+    }
+}
+
+/// Waits for each service to exit, killing one that takes longer than [`STOP_TIMEOUT`].
+async fn wait_all(running: &mut [&mut Running]) -> bool {
     let mut clean = true;
     for entry in running.iter_mut() {
         match tokio::time::timeout(STOP_TIMEOUT, entry.child.wait()).await {

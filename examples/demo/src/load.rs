@@ -111,7 +111,8 @@ pub async fn run(options: &LoadOptions) -> Result<Summary, BoxError> {
         ProgressBar::hidden()
     };
     let next = Arc::new(AtomicU64::new(0));
-    let samples = Arc::new(Mutex::new(Vec::with_capacity(options.requests as usize)));
+    let capacity = options.requests.min(1 << 20) as usize;
+    let samples = Arc::new(Mutex::new(Vec::with_capacity(capacity)));
     let failures = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let workers: Vec<_> = (0..options.concurrency.max(1))
@@ -181,7 +182,6 @@ async fn one_request(client: &reqwest::Client, gateway: &str) -> Sample {
     };
     let started = Instant::now();
     let response = request.send().await;
-    let latency = started.elapsed();
     match response {
         Ok(response) => {
             let trace_id = response
@@ -190,19 +190,20 @@ async fn one_request(client: &reqwest::Client, gateway: &str) -> Sample {
                 .and_then(|value| value.to_str().ok())
                 .and_then(trace_id_of);
             let status = response.status().as_u16();
-            // Read the body, so that the connection can be reused.
-            let _ = response.bytes().await;
+            // The answer is all of it: the body is read before the clock stops, and a body
+            // that breaks off is no answer.
+            let body = response.bytes().await;
             Sample {
                 route,
-                status: Some(status),
-                latency,
+                status: body.is_ok().then_some(status),
+                latency: started.elapsed(),
                 trace_id,
             }
         }
         Err(_) => Sample {
             route,
             status: None,
-            latency,
+            latency: started.elapsed(),
             trace_id: None,
         },
     }

@@ -33,7 +33,7 @@ enum Command {
         /// The order service's port.
         #[arg(long, default_value_t = 8082)]
         order_port: u16,
-        /// Where the SQLite files go [default: hyperion-demo in the temporary directory].
+        /// Where the SQLite files go [default: hyperion-demo-$USER in the temporary directory].
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },

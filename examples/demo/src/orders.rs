@@ -2,7 +2,7 @@
 //! item, stores the order and its first event in one transaction, then announces it on NATS.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -143,8 +143,16 @@ pub async fn run(settings: Settings) -> Result<(), BoxError> {
     });
     let routes = Router::new()
         .route("/orders", get(list_orders).post(create_order))
-        .with_state(orders);
-    runtime::serve(&settings, &telemetry, &module, routes).await
+        .with_state(orders.clone());
+    // Before the telemetry is flushed: the announcements still queued are sent.
+    let drain = async {
+        if let Some(nats) = &orders.nats
+            && let Err(error) = nats.client().drain().await
+        {
+            eprintln!("order-service: draining NATS failed: {error}");
+        }
+    };
+    runtime::serve(&settings, &telemetry, &module, routes, drain).await
 }
 
 async fn list_orders(
@@ -282,22 +290,30 @@ async fn store_order(
             amount_cents: order.amount_cents,
         };
         let payload = serde_json::to_vec(&message).expect("a message serializes");
-        // The order is stored: a lost announcement costs a user's order count, not the order.
-        if let Err(error) = nats
-            .publish(ctx, orders.subject.clone(), payload.into())
-            .await
-        {
+        // The order is stored: a lost announcement costs a user's order count, not the order,
+        // and a NATS that is reconnecting (and stops taking messages) does not hold the answer.
+        let published = tokio::time::timeout(
+            PUBLISH_TIMEOUT,
+            nats.publish(ctx, orders.subject.clone(), payload.into()),
+        )
+        .await;
+        let failure = match published {
+            Ok(Ok(())) => None,
+            Ok(Err(error)) => Some(error.to_string()),
+            Err(_) => Some(format!("not queued within {PUBLISH_TIMEOUT:?}")),
+        };
+        if let Some(error) = failure {
             ctx.log().error(
                 "order announcement failed",
-                &[
-                    kv("order.id", order.id.clone()),
-                    kv("error", error.to_string()),
-                ],
+                &[kv("order.id", order.id.clone()), kv("error", error)],
             );
         }
     }
     Ok((StatusCode::CREATED, Json(order)))
 }
+
+/// How long an order's announcement may wait for NATS to take it.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(1);
 
 fn now_ms() -> i64 {
     SystemTime::now()

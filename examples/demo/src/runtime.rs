@@ -3,6 +3,7 @@
 //! through the tracing client, and shut down cleanly on Ctrl-C or SIGTERM.
 
 use std::error::Error;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -49,8 +50,10 @@ pub fn http_client(telemetry: &Telemetry) -> ClientWithMiddleware {
     // reqwest may be built with rustls and no provider in this workspace (see Cargo.toml);
     // installing one twice is harmless, so the result is ignored.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // Longer than a callee's worst case (SQLite's 5 s busy timeout plus an injected delay), so
+    // that a slow answer is not taken for a failure the callee then completes.
     let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(15))
         .build()
         .expect("an HTTP client with a timeout builds");
     reqwest_middleware::ClientBuilder::new(client)
@@ -60,7 +63,8 @@ pub fn http_client(telemetry: &Telemetry) -> ClientWithMiddleware {
 
 /// Serves `routes` on the service's address behind the tracing layer, with `/health` and the
 /// Prometheus endpoint at `/metrics` (neither traced), until Ctrl-C or SIGTERM; then lets the
-/// requests in flight finish and flushes the telemetry.
+/// requests in flight finish, runs `before_shutdown` (a service's own draining: its NATS
+/// messages), and flushes the telemetry last, so that nothing recorded on the way out is lost.
 ///
 /// # Errors
 ///
@@ -70,6 +74,7 @@ pub async fn serve(
     telemetry: &Telemetry,
     module: &OtelModule,
     routes: Router,
+    before_shutdown: impl Future<Output = ()>,
 ) -> Result<(), BoxError> {
     let mut app = routes
         .route("/health", get(|| async { "ok" }))
@@ -97,23 +102,52 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown_signal())
     .await?;
     telemetry.context().log().info("stopping", &[]);
+    before_shutdown.await;
     telemetry.shutdown(SHUTDOWN_TIMEOUT).await?;
     Ok(())
 }
 
 /// Completes at the first Ctrl-C (SIGINT) or SIGTERM.
 pub async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+    Signals::listen().recv().await;
+}
+
+/// Ctrl-C (SIGINT) and SIGTERM, listened for from the moment [`listen`](Self::listen) is
+/// called (not from the first poll), so that one arriving early is not lost.
+pub struct Signals {
     #[cfg(unix)]
-    {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("a SIGTERM handler can be installed");
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Starts listening.
+    ///
+    /// # Panics
+    ///
+    /// If the handlers cannot be installed (no signal support in this process).
+    pub fn listen() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Signals {
+                interrupt: signal(SignalKind::interrupt()).expect("a SIGINT handler installs"),
+                terminate: signal(SignalKind::terminate()).expect("a SIGTERM handler installs"),
+            }
         }
+        #[cfg(not(unix))]
+        Signals {}
     }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
+
+    /// Completes at the next signal.
+    pub async fn recv(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

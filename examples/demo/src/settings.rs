@@ -81,7 +81,9 @@ impl fmt::Display for SettingsError {
 
 impl std::error::Error for SettingsError {}
 
-/// Injected trouble, so that error traces and slow-tail exemplars show up under load.
+/// Injected trouble, so that error traces and slow-tail exemplars show up under load. Each
+/// knob is read from the service's own variable first (`DEMO_ORDER_SERVICE_ERROR_RATE`,
+/// `DEMO_GATEWAY_SLOW_RATE`, ...), then from the one all services share (`DEMO_ERROR_RATE`).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Faults {
     /// The fraction of requests answered with an injected 500 (`DEMO_ERROR_RATE`, 0 to 1).
@@ -91,6 +93,35 @@ pub struct Faults {
     pub slow_rate: f64,
     /// How long a slow request is held (`DEMO_SLOW_MS`, milliseconds). Default: 400 ms.
     pub slow_delay: std::time::Duration,
+}
+
+/// The fault knobs.
+#[derive(Clone, Copy)]
+enum Knob {
+    ErrorRate,
+    SlowRate,
+    SlowMs,
+}
+
+impl Knob {
+    /// The variable of this knob for `service` alone, then the shared one.
+    const fn variables(self, service: Service) -> [&'static str; 2] {
+        match (self, service) {
+            (Knob::ErrorRate, Service::Gateway) => ["DEMO_GATEWAY_ERROR_RATE", "DEMO_ERROR_RATE"],
+            (Knob::ErrorRate, Service::Users) => {
+                ["DEMO_USER_SERVICE_ERROR_RATE", "DEMO_ERROR_RATE"]
+            }
+            (Knob::ErrorRate, Service::Orders) => {
+                ["DEMO_ORDER_SERVICE_ERROR_RATE", "DEMO_ERROR_RATE"]
+            }
+            (Knob::SlowRate, Service::Gateway) => ["DEMO_GATEWAY_SLOW_RATE", "DEMO_SLOW_RATE"],
+            (Knob::SlowRate, Service::Users) => ["DEMO_USER_SERVICE_SLOW_RATE", "DEMO_SLOW_RATE"],
+            (Knob::SlowRate, Service::Orders) => ["DEMO_ORDER_SERVICE_SLOW_RATE", "DEMO_SLOW_RATE"],
+            (Knob::SlowMs, Service::Gateway) => ["DEMO_GATEWAY_SLOW_MS", "DEMO_SLOW_MS"],
+            (Knob::SlowMs, Service::Users) => ["DEMO_USER_SERVICE_SLOW_MS", "DEMO_SLOW_MS"],
+            (Knob::SlowMs, Service::Orders) => ["DEMO_ORDER_SERVICE_SLOW_MS", "DEMO_SLOW_MS"],
+        }
+    }
 }
 
 /// A service's settings.
@@ -140,6 +171,14 @@ impl Settings {
     /// assert_eq!(settings.listen.port(), 8080);
     /// assert_eq!(settings.faults.error_rate, 0.1);
     ///
+    /// // A service's own knob wins over the shared one.
+    /// let settings = Settings::from_vars(Service::Orders, |name| match name {
+    ///     "DEMO_ERROR_RATE" => Some("0.1".to_owned()),
+    ///     "DEMO_ORDER_SERVICE_ERROR_RATE" => Some("0.5".to_owned()),
+    ///     _ => None,
+    /// })?;
+    /// assert_eq!(settings.faults.error_rate, 0.5);
+    ///
     /// let error = Settings::from_vars(Service::Gateway, |name| {
     ///     (name == "DEMO_SLOW_RATE").then(|| "often".to_owned())
     /// })
@@ -164,8 +203,14 @@ impl Settings {
             })?,
             None => SocketAddr::from(([127, 0, 0, 1], service.default_port())),
         };
-        let rate = |variable: &'static str| -> Result<f64, SettingsError> {
-            let Some(value) = var(variable) else {
+        // The service's own variable, else the shared one.
+        let knob = |knob: Knob| {
+            knob.variables(service)
+                .into_iter()
+                .find_map(|variable| var(variable).map(|value| (variable, value)))
+        };
+        let rate = |which: Knob| -> Result<f64, SettingsError> {
+            let Some((variable, value)) = knob(which) else {
                 return Ok(0.0);
             };
             match value.trim().parse::<f64>() {
@@ -177,9 +222,9 @@ impl Settings {
                 }),
             }
         };
-        let slow_ms = match var("DEMO_SLOW_MS") {
-            Some(value) => value.trim().parse::<u64>().map_err(|_| SettingsError {
-                variable: "DEMO_SLOW_MS",
+        let slow_ms = match knob(Knob::SlowMs) {
+            Some((variable, value)) => value.trim().parse::<u64>().map_err(|_| SettingsError {
+                variable,
                 value,
                 expected: "a whole number of milliseconds",
             })?,
@@ -208,8 +253,8 @@ impl Settings {
             user_service_url: url("USER_SERVICE_URL", Service::Users.default_port())?,
             order_service_url: url("ORDER_SERVICE_URL", Service::Orders.default_port())?,
             faults: Faults {
-                error_rate: rate("DEMO_ERROR_RATE")?,
-                slow_rate: rate("DEMO_SLOW_RATE")?,
+                error_rate: rate(Knob::ErrorRate)?,
+                slow_rate: rate(Knob::SlowRate)?,
                 slow_delay: std::time::Duration::from_millis(slow_ms),
             },
         })

@@ -74,19 +74,32 @@ pub async fn run(settings: Settings) -> Result<(), BoxError> {
             .build(),
     });
     let consumer = match &settings.nats_url {
-        Some(url) => Some(tokio::spawn(
-            count_orders(connect_nats(url, &telemetry).await?, settings.clone(), pool).await?,
-        )),
+        Some(url) => {
+            let nats = connect_nats(url, &telemetry).await?;
+            let counting = count_orders(&nats, settings.clone(), pool).await?;
+            Some((nats, tokio::spawn(counting)))
+        }
         None => None,
     };
     let routes = Router::new()
         .route("/users/{id}", get(get_user))
         .with_state(users);
-    let served = runtime::serve(&settings, &telemetry, &module, routes).await;
-    if let Some(consumer) = consumer {
-        consumer.abort();
-    }
-    served
+    // Before the telemetry is flushed: NATS stops delivering, the messages already received are
+    // counted (the loop ends with the subscription), and their spans are then exported.
+    let drain = async {
+        if let Some((nats, counting)) = consumer {
+            if let Err(error) = nats.client().drain().await {
+                eprintln!("user-service: draining NATS failed: {error}");
+            }
+            if tokio::time::timeout(runtime::SHUTDOWN_TIMEOUT, counting)
+                .await
+                .is_err()
+            {
+                eprintln!("user-service: order messages still being counted at shutdown");
+            }
+        }
+    };
+    runtime::serve(&settings, &telemetry, &module, routes, drain).await
 }
 
 /// Connects to NATS with tracing.
@@ -97,7 +110,7 @@ pub async fn run(settings: Settings) -> Result<(), BoxError> {
 pub async fn connect_nats(url: &str, telemetry: &Telemetry) -> Result<TracedClient, BoxError> {
     let client = async_nats::connect(url)
         .await
-        .map_err(|e| format!("cannot connect to NATS at {url}: {e}"))?;
+        .map_err(|e| format!("cannot connect to NATS at {}: {e}", db::redact(url)))?;
     Ok(TracedClient::new(client, telemetry))
 }
 
@@ -146,7 +159,7 @@ async fn find_user(users: &Users, ctx: &Context, id: &str) -> Result<Json<User>,
 /// them) and returns the loop that counts them: each message is handled in a CONSUMER span
 /// under the producer's trace.
 async fn count_orders(
-    nats: TracedClient,
+    nats: &TracedClient,
     settings: Settings,
     pool: Pool,
 ) -> Result<impl std::future::Future<Output = ()> + Send + 'static, BoxError> {
@@ -167,6 +180,10 @@ async fn count_orders(
                 })
                 .await;
         }
+        eprintln!(
+            "user-service: the subscription to {} has ended; no more orders are counted",
+            settings.orders_subject
+        );
     })
 }
 

@@ -95,9 +95,13 @@ fn parent_of<'a>(spans: &'a [ReceivedSpan], span: &ReceivedSpan) -> &'a Received
         .unwrap_or_else(|| panic!("the parent of {} is not in the trace", span.name))
 }
 
-/// Waits until the trace `trace_id` holds a span named `last` (the one that ends last), and
+/// Waits until the trace `trace_id` holds every `(service, kind, name)` of `expected`, and
 /// returns the whole trace.
-async fn wait_for_trace(receiver: &OtlpReceiver, trace_id: &str, last: &str) -> Vec<ReceivedSpan> {
+async fn wait_for_trace(
+    receiver: &OtlpReceiver,
+    trace_id: &str,
+    expected: &[(&str, SpanKind, &str)],
+) -> Vec<ReceivedSpan> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let spans: Vec<ReceivedSpan> = receiver
@@ -105,21 +109,23 @@ async fn wait_for_trace(receiver: &OtlpReceiver, trace_id: &str, last: &str) -> 
             .into_iter()
             .filter(|s| s.trace_id == trace_id)
             .collect();
-        if spans.iter().any(|s| s.name == last) {
-            // The other services' batches may still be on their way.
-            tokio::time::sleep(Duration::from_millis(600)).await;
-            return receiver
-                .spans()
-                .into_iter()
-                .filter(|s| s.trace_id == trace_id)
-                .collect();
+        let missing: Vec<&(&str, SpanKind, &str)> = expected
+            .iter()
+            .filter(|(svc, kind, name)| {
+                !spans
+                    .iter()
+                    .any(|s| service(s) == *svc && s.kind == *kind && s.name == *name)
+            })
+            .collect();
+        if missing.is_empty() {
+            return spans;
         }
         if tokio::time::Instant::now() > deadline {
             let names: Vec<String> = spans
                 .iter()
-                .map(|s| format!("{}: {}", service(s), s.name))
+                .map(|s| format!("{}: {:?} {}", service(s), s.kind, s.name))
                 .collect();
-            panic!("trace {trace_id} has no {last:?} after 30 s; it has {names:#?}");
+            panic!("trace {trace_id} lacks {missing:?} after 30 s; it has {names:#?}");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -214,7 +220,37 @@ async fn one_trace_across_three_services_with_logs_exemplars_and_errors() {
     );
 
     // The consumer counted the order, under the producer's trace.
-    let spans = wait_for_trace(&receiver, &created, "UPDATE users").await;
+    let (send, process) = (format!("send {subject}"), format!("process {subject}"));
+    let spans = wait_for_trace(
+        &receiver,
+        &created,
+        &[
+            ("gateway", SpanKind::Server, "POST /orders"),
+            ("gateway", SpanKind::Internal, "Gateway.CreateOrder"),
+            ("gateway", SpanKind::Client, "GET /users/{id}"),
+            ("gateway", SpanKind::Client, "POST /orders"),
+            ("user-service", SpanKind::Server, "GET /users/{id}"),
+            ("user-service", SpanKind::Internal, "UserService.GetUser"),
+            ("user-service", SpanKind::Client, "SELECT users"),
+            ("order-service", SpanKind::Server, "POST /orders"),
+            (
+                "order-service",
+                SpanKind::Internal,
+                "OrderService.CreateOrder",
+            ),
+            ("order-service", SpanKind::Client, "SELECT items"),
+            ("order-service", SpanKind::Internal, "transaction"),
+            ("order-service", SpanKind::Client, "BEGIN"),
+            ("order-service", SpanKind::Client, "INSERT orders"),
+            ("order-service", SpanKind::Client, "INSERT order_events"),
+            ("order-service", SpanKind::Client, "COMMIT"),
+            ("order-service", SpanKind::Producer, &send),
+            ("user-service", SpanKind::Consumer, &process),
+            ("user-service", SpanKind::Internal, "UserService.CountOrder"),
+            ("user-service", SpanKind::Client, "UPDATE users"),
+        ],
+    )
+    .await;
     let services: BTreeSet<String> = spans.iter().map(service).collect();
     assert_eq!(
         services,
@@ -291,9 +327,9 @@ async fn one_trace_across_three_services_with_logs_exemplars_and_errors() {
     );
     let price = find(&spans, "order-service", "SELECT items");
     assert_eq!(parent_of(&spans, price).name, "OrderService.CreateOrder");
-    let producer = find(&spans, "order-service", &format!("send {subject}"));
+    let producer = find(&spans, "order-service", &send);
     assert_eq!(producer.kind, SpanKind::Producer);
-    let consumer = find(&spans, "user-service", &format!("process {subject}"));
+    let consumer = find(&spans, "user-service", &process);
     assert_eq!(consumer.kind, SpanKind::Consumer);
     assert_eq!(consumer.parent_span_id, producer.span_id);
     let update = find(&spans, "user-service", "UPDATE users");
@@ -317,7 +353,20 @@ async fn one_trace_across_three_services_with_logs_exemplars_and_errors() {
     .await;
 
     // The two downstream calls of GET /users/{id}/orders overlap in time.
-    let spans = wait_for_trace(&receiver, &listed, "OrderService.ListOrders").await;
+    let spans = wait_for_trace(
+        &receiver,
+        &listed,
+        &[
+            ("gateway", SpanKind::Client, "GET /users/{id}"),
+            ("gateway", SpanKind::Client, "GET /orders"),
+            (
+                "order-service",
+                SpanKind::Internal,
+                "OrderService.ListOrders",
+            ),
+        ],
+    )
+    .await;
     let clients: Vec<&ReceivedSpan> = spans
         .iter()
         .filter(|s| service(s) == "gateway" && s.kind == SpanKind::Client)
@@ -363,6 +412,35 @@ async fn one_trace_across_three_services_with_logs_exemplars_and_errors() {
         "exemplars naming traces never received: {lost:?}"
     );
     assert!(exemplar_traces.contains(&created) || exemplar_traces.contains(&listed));
+    // The business metrics' exemplars too: the one order's value and count point at its trace,
+    // the user lookups at traces that were received.
+    for (series, only) in [
+        ("orders_value_bucket", Some(&created)),
+        ("orders_created_total", Some(&created)),
+        ("user_lookups_total", None),
+    ] {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let traces: BTreeSet<String> = loop {
+            let traces: BTreeSet<String> = prometheus
+                .exemplars(series, started - Duration::from_secs(5), SystemTime::now())
+                .await
+                .iter()
+                .filter_map(|e| e.trace_id().map(str::to_owned))
+                .collect();
+            if !traces.is_empty() {
+                break traces;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no exemplar on {series} after 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        match only {
+            Some(trace) => assert_eq!(traces, BTreeSet::from([trace.clone()]), "{series}"),
+            None => assert!(traces.is_subset(&received), "{series}: {traces:?}"),
+        }
+    }
 
     // Every metric a dashboard queries is one the running services expose.
     let mut exposed = BTreeSet::new();
@@ -416,7 +494,15 @@ async fn one_trace_across_three_services_with_logs_exemplars_and_errors() {
         body["error"].as_str().unwrap().contains("order-service"),
         "{body}"
     );
-    let spans = wait_for_trace(&receiver, &down, "POST /orders").await;
+    let spans = wait_for_trace(
+        &receiver,
+        &down,
+        &[
+            ("gateway", SpanKind::Server, "POST /orders"),
+            ("gateway", SpanKind::Client, "POST /orders"),
+        ],
+    )
+    .await;
     let server = spans.iter().find(|s| s.is_root()).unwrap();
     assert_eq!(server.status_code, StatusCode::Error);
     assert_eq!(
@@ -446,7 +532,19 @@ async fn one_trace_across_three_services_with_logs_exemplars_and_errors() {
         .unwrap();
     assert_eq!(response.status(), 502);
     let injected = trace_id(&response);
-    let spans = wait_for_trace(&receiver, &injected, "OrderService.ListOrders").await;
+    let spans = wait_for_trace(
+        &receiver,
+        &injected,
+        &[
+            ("order-service", SpanKind::Server, "GET /orders"),
+            (
+                "order-service",
+                SpanKind::Internal,
+                "OrderService.ListOrders",
+            ),
+        ],
+    )
+    .await;
     let failed = find(&spans, "order-service", "GET /orders");
     assert_eq!(failed.status_code, StatusCode::Error);
     assert_eq!(

@@ -96,6 +96,29 @@ async fn demo_up_runs_on_sqlite_and_ctrl_c_flushes_every_service() {
     assert!(status.success(), "demo up exited with {status}:\n{output}");
     assert!(output.contains("every service stopped cleanly"), "{output}");
     assert!(output.contains("SQLite files in"), "{output}");
+    // The services' own output came through the launcher, the lines written on the way out
+    // included: each one's JSON log lines, prefixed with its name.
+    for (service, message) in [
+        ("gateway", "placing order"),
+        ("order-service", "order created"),
+        ("user-service", "user found"),
+    ] {
+        let line = output
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{service} |")) && l.contains(message))
+            .unwrap_or_else(|| panic!("no {message:?} line from {service}:\n{output}"));
+        assert!(
+            line.contains(&format!("\"trace_id\":\"{created}\"")),
+            "{line}"
+        );
+        assert!(
+            output
+                .lines()
+                .any(|l| l.trim_start().starts_with(&format!("{service} |"))
+                    && l.contains("\"message\":\"stopping\"")),
+            "the last line {service} wrote is missing:\n{output}"
+        );
+    }
 
     // rotel forwards on its own schedule: wait for all three services' spans.
     let everyone = BTreeSet::from([
@@ -111,12 +134,14 @@ async fn demo_up_runs_on_sqlite_and_ctrl_c_flushes_every_service() {
             .filter(|s| s.trace_id == created)
             .collect();
         let services: BTreeSet<String> = spans.iter().map(service_of).collect();
-        if services == everyone {
+        // The whole trace: the gateway's 4, the user lookup's 3, the order's 8 (no NATS here).
+        if services == everyone && spans.len() >= 15 {
             break spans;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "after the flush, trace {created} has spans of {services:?} only"
+            "after the flush, trace {created} has {} spans of {services:?} only",
+            spans.len()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
