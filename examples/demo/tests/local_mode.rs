@@ -7,6 +7,8 @@ mod support;
 mod common;
 
 use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use common::{Process, client, free_addr, trace_id, unique};
@@ -18,33 +20,39 @@ fn service_of(span: &support::ReceivedSpan) -> String {
         .unwrap_or_default()
 }
 
+/// `demo up` on free ports, its SQLite files and output in `dir`; returns it and the gateway's
+/// address.
+fn demo_up(dir: &Path, env: &[(&str, String)]) -> (Process, SocketAddr) {
+    let (gateway, users, orders) = (free_addr(), free_addr(), free_addr());
+    let ports = [gateway, users, orders].map(|addr| addr.port().to_string());
+    let args = [
+        "up",
+        "--gateway-port",
+        &ports[0],
+        "--user-port",
+        &ports[1],
+        "--order-port",
+        &ports[2],
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ];
+    (Process::start("demo-up", &args, env, dir), gateway)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_up_runs_on_sqlite_and_ctrl_c_flushes_every_service() {
     let receiver = OtlpReceiver::start().await;
     let rotel = Rotel::start(&receiver.http_endpoint(), ForwardProtocol::Http);
     let dir = std::env::temp_dir().join(unique("demo_up"));
     std::fs::create_dir_all(&dir).unwrap();
-    let (gateway, users, orders) = (free_addr(), free_addr(), free_addr());
-    let mut up = Process::start(
-        "demo-up",
-        &[
-            "up",
-            "--gateway-port",
-            &gateway.port().to_string(),
-            "--user-port",
-            &users.port().to_string(),
-            "--order-port",
-            &orders.port().to_string(),
-            "--data-dir",
-            dir.to_str().unwrap(),
-        ],
+    let (mut up, gateway) = demo_up(
+        &dir,
         &[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", rotel.grpc_endpoint()),
             ("HYPERION_TRACING__EXPORTER", "otlp".into()),
             // Nothing is exported before shutdown: what arrives, the flush delivered.
             ("HYPERION_TRACING__BATCH__SCHEDULED_DELAY", "10m".into()),
         ],
-        &dir,
     );
     let base = format!("http://{gateway}");
     // The launcher says so once all three answer.
@@ -193,24 +201,13 @@ fn a_bad_setting_is_named_and_the_service_exits_with_an_error() {
 fn demo_up_stops_when_a_service_cannot_start() {
     let dir = std::env::temp_dir().join(unique("demo_broken"));
     std::fs::create_dir_all(&dir).unwrap();
-    let (gateway, users, orders) = (free_addr(), free_addr(), free_addr());
-    let mut up = Process::start(
-        "demo-up",
-        &[
-            "up",
-            "--gateway-port",
-            &gateway.port().to_string(),
-            "--user-port",
-            &users.port().to_string(),
-            "--order-port",
-            &orders.port().to_string(),
-        ],
+    let (mut up, _) = demo_up(
+        &dir,
         // Nothing listens on port 1.
         &[(
             "DATABASE_URL",
             "postgres://demo:secret@127.0.0.1:1/users".into(),
         )],
-        &dir,
     );
     let status = up.wait(Duration::from_secs(60));
     let output = up.output();

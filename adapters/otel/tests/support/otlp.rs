@@ -497,15 +497,7 @@ fn handle_http(state: Shared, parts: Parts, body: Bytes) -> HandlerFuture {
                         }),
                     },
                 );
-            let delivery = Delivery {
-                transport: Transport::Http,
-                method: parts.method.to_string(),
-                path: parts.uri.path().to_owned(),
-                content_type: content_type.clone(),
-                content_encoding: content_encoding.clone(),
-                headers: server::all_headers(&parts.headers),
-                status: 200,
-            };
+            let delivery = http_delivery(&parts, &content_type, &content_encoding, 200);
             return match decoded {
                 Ok(request) => {
                     let mut state = lock(&state);
@@ -532,15 +524,7 @@ fn handle_http(state: Shared, parts: Parts, body: Bytes) -> HandlerFuture {
                         }),
                     },
                 );
-            let delivery = Delivery {
-                transport: Transport::Http,
-                method: parts.method.to_string(),
-                path: parts.uri.path().to_owned(),
-                content_type: content_type.clone(),
-                content_encoding: content_encoding.clone(),
-                headers: server::all_headers(&parts.headers),
-                status: 200,
-            };
+            let delivery = http_delivery(&parts, &content_type, &content_encoding, 200);
             return match decoded {
                 Ok(request) => {
                     let mut state = lock(&state);
@@ -598,15 +582,12 @@ fn handle_http(state: Shared, parts: Parts, body: Bytes) -> HandlerFuture {
                     *status
                 }
             };
-            state.deliveries.push(Delivery {
-                transport: Transport::Http,
-                method: parts.method.to_string(),
-                path: parts.uri.path().to_owned(),
-                content_type: content_type.clone(),
-                content_encoding: content_encoding.clone(),
-                headers: server::all_headers(&parts.headers),
-                status: status.as_u16(),
-            });
+            state.deliveries.push(http_delivery(
+                &parts,
+                &content_type,
+                &content_encoding,
+                status.as_u16(),
+            ));
             (state.delay, outcome)
         };
         if !delay.is_zero() {
@@ -649,6 +630,24 @@ fn decode_http(
 
 struct GrpcService {
     state: Shared,
+}
+
+/// An HTTP request, as a [`Delivery`] answered with `status`.
+fn http_delivery(
+    parts: &Parts,
+    content_type: &str,
+    content_encoding: &str,
+    status: u16,
+) -> Delivery {
+    Delivery {
+        transport: Transport::Http,
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
+        content_type: content_type.to_owned(),
+        content_encoding: content_encoding.to_owned(),
+        headers: server::all_headers(&parts.headers),
+        status,
+    }
 }
 
 /// An accepted gRPC export of metrics or logs, as a [`Delivery`].
