@@ -2,7 +2,8 @@
 # Sets up a fresh machine for building and testing hyperion. Idempotent; safe to run twice.
 #
 # Installs what the tests need besides Rust: rotel, a real OTLP collector (PyPI), and Prometheus
-# (Debian), which the OpenTelemetry adapter's tests start on ports of their own; and starts the
+# (Debian), which the OpenTelemetry adapter's tests start on ports of their own; the OpenTelemetry
+# Python SDK (PyPI) and Chromium with chromedriver (Debian) for the telemetry viewer's tests; and starts the
 # machine's PostgreSQL and NATS if they are stopped (the SQL and NATS integrations' tests use them). CI runs this
 # on a clean machine, so nothing may be assumed installed by hand.
 set -euo pipefail
@@ -40,6 +41,22 @@ if ! "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.vers
 fi
 rotel_agent="$("$venv/bin/python" -c 'import os, rotel; print(os.path.join(os.path.dirname(rotel.__file__), "rotel-agent"))')"
 [ -x "$rotel_agent" ] || { echo "setup: rotel-agent not found at $rotel_agent" >&2; exit 1; }
+
+# The OpenTelemetry Python SDK and its OTLP exporters (gRPC and HTTP/protobuf), in the same venv:
+# the telemetry viewer's tests (tools/viewer/tests/python_sdk.rs) send from them, an OTLP
+# implementation other than ours. One release train: the SDK and both exporters share a version.
+OTEL_PYTHON_VERSION=1.45.2
+otel_python_packages="opentelemetry-sdk opentelemetry-exporter-otlp-proto-grpc opentelemetry-exporter-otlp-proto-http"
+if ! "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(any(m.version(p) != '$OTEL_PYTHON_VERSION' for p in sys.argv[1:]))" $otel_python_packages 2>/dev/null; then
+  pins=""
+  for package in $otel_python_packages; do pins="$pins $package==$OTEL_PYTHON_VERSION"; done
+  # shellcheck disable=SC2086 # one argument per pin
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check $pins \
+    || { echo "setup: pip could not install$pins into $venv" >&2; exit 1; }
+fi
+"$venv/bin/python" -c "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.grpc.trace_exporter, opentelemetry.exporter.otlp.proto.http.trace_exporter" \
+  || { echo "setup: the OpenTelemetry Python SDK in $venv does not import" >&2; exit 1; }
+echo "setup: OpenTelemetry Python SDK and OTLP exporters $OTEL_PYTHON_VERSION in $venv"
 
 # Prometheus: Debian's package (2.42 on bookworm), which the OpenTelemetry adapter's metrics tests
 # start on a port of their own (with --enable-feature=exemplar-storage) to scrape the adapter's
@@ -92,6 +109,24 @@ if ! command -v docker-compose >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null
 fi
 echo "setup: $(docker-compose version --short 2>&1 | head -n 1) (docker-compose) at $(command -v docker-compose)"
+
+# Chromium and chromedriver: Debian's packages (one source package, so their versions match),
+# which the telemetry viewer's browser test (tools/viewer/tests/browser.rs) drives headless over
+# WebDriver. --no-install-recommends keeps out the desktop extras a headless run does not need.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: chromium or chromedriver is not installed and this is not root; run as root or" \
+      "'sudo apt-get install -y --no-install-recommends chromium chromium-driver' first" >&2
+    exit 1
+  fi
+  command -v apt-get >/dev/null 2>&1 || { echo "setup: chromium is missing and there is no apt-get to install it" >&2; exit 1; }
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+  command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 \
+    || { echo "setup: chromium and chromium-driver were installed but chromium/chromedriver are not on PATH" >&2; exit 1; }
+fi
+echo "setup: $(chromium --version 2>/dev/null | head -n 1) at $(command -v chromium);" \
+  "$(chromedriver --version 2>/dev/null | head -n 1 | cut -d' ' -f1-2) at $(command -v chromedriver)"
 
 # Fetch every crate once, so that the build and test steps that follow work from the lock file.
 # PostgreSQL and NATS (with JetStream): the SQL and messaging integrations' tests run against the
