@@ -29,6 +29,9 @@ pub struct UpOptions {
     /// Where the SQLite files go. Default: `hyperion-demo-{user}` in the system's temporary
     /// directory, readable by its owner only.
     pub data_dir: Option<PathBuf>,
+    /// The local viewer's ports (web page, OTLP/gRPC, OTLP/HTTP), or `None` for no viewer: the
+    /// services then print their traces. Default: 16686, 4317, 4318.
+    pub viewer: Option<[u16; 3]>,
 }
 
 impl Default for UpOptions {
@@ -38,6 +41,7 @@ impl Default for UpOptions {
             user_port: Service::Users.default_port(),
             order_port: Service::Orders.default_port(),
             data_dir: None,
+            viewer: Some([16686, 4317, 4318]),
         }
     }
 }
@@ -70,6 +74,7 @@ pub async fn up(options: UpOptions) -> Result<(), BoxError> {
     let exe = std::env::current_exe()?;
     let database = Databases::choose(&options)?;
     let url = |service: Service| format!("http://127.0.0.1:{}", options.port(service));
+    let viewer = start_viewer(&options).await;
     let mut running = Vec::new();
     let mut relays = Vec::new();
     for service in Service::ALL {
@@ -92,6 +97,14 @@ pub async fn up(options: UpOptions) -> Result<(), BoxError> {
         command.process_group(0);
         if let Some(url) = database.url(service) {
             command.env("DATABASE_URL", url);
+        }
+        if let Some(viewer) = &viewer {
+            // Every signal to the viewer: spans and log records over OTLP, and the viewer
+            // scrapes each /metrics for the exemplars (OTLP metrics carry none yet).
+            command
+                .env("HYPERION_TRACING__EXPORTER", "otlp")
+                .env("OTEL_EXPORTER_OTLP_ENDPOINT", viewer.otlp_grpc_endpoint())
+                .env("HYPERION_LOGGING__OTLP", "true");
         }
         let mut child = match command.spawn() {
             Ok(child) => child,
@@ -129,7 +142,7 @@ pub async fn up(options: UpOptions) -> Result<(), BoxError> {
             };
         }
     }
-    print_banner(&options, &database);
+    print_banner(&options, &database, viewer.as_ref());
 
     let exited = tokio::select! {
         () = signals.recv() => None,
@@ -145,11 +158,54 @@ pub async fn up(options: UpOptions) -> Result<(), BoxError> {
     let clean = stop(&mut running, "-INT").await;
     // Everything the services wrote on their way out is printed before the launcher exits.
     finish_relays(relays).await;
+    if let Some(viewer) = viewer
+        && let Err(error) = viewer.shutdown().await
+    {
+        eprintln!("demo: the viewer did not stop cleanly: {error}");
+    }
     if clean {
         eprintln!("demo: every service stopped cleanly");
         Ok(())
     } else {
         Err("a service did not stop cleanly".into())
+    }
+}
+
+/// Starts the local viewer when it is wanted: not with `--no-viewer`, and not when
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` sends the telemetry elsewhere. A viewer that cannot start (a
+/// port taken) is reported, and the services print their traces instead.
+async fn start_viewer(options: &UpOptions) -> Option<hyperion_viewer::Viewer> {
+    let [ui_port, grpc_port, http_port] = options.viewer?;
+    if std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").is_ok_and(|v| !v.trim().is_empty()) {
+        return None;
+    }
+    let scrape = [Service::Gateway, Service::Users, Service::Orders]
+        .into_iter()
+        .filter_map(|service| {
+            format!(
+                "{service}=http://127.0.0.1:{}/metrics",
+                options.port(service)
+            )
+            .parse()
+            .ok()
+        })
+        .collect();
+    let config = hyperion_viewer::ViewerConfig {
+        ui_port,
+        grpc_port,
+        http_port,
+        scrape,
+        ..hyperion_viewer::ViewerConfig::default()
+    };
+    match hyperion_viewer::Viewer::start(config).await {
+        Ok(viewer) => Some(viewer),
+        Err(error) => {
+            eprintln!(
+                "demo: the viewer did not start ({error}); the services print their traces \
+                 instead (--viewer-port and friends choose other ports)"
+            );
+            None
+        }
     }
 }
 
@@ -283,7 +339,11 @@ async fn wait_until_ready(
     Ok(())
 }
 
-fn print_banner(options: &UpOptions, database: &Databases) {
+fn print_banner(
+    options: &UpOptions,
+    database: &Databases,
+    viewer: Option<&hyperion_viewer::Viewer>,
+) {
     let redacted = |name: &str| {
         std::env::var(name)
             .map(|url| crate::db::redact(&url))
@@ -293,11 +353,19 @@ fn print_banner(options: &UpOptions, database: &Databases) {
         redacted("NATS_URL"),
         redacted("OTEL_EXPORTER_OTLP_ENDPOINT"),
     );
-    let telemetry = if otlp.is_empty() {
-        "trace trees and JSON logs (with trace_id) below, metrics with exemplars at each /metrics"
-            .to_owned()
-    } else {
-        format!("OTLP to {otlp} (when HYPERION_TRACING__EXPORTER=otlp), metrics at each /metrics")
+    let telemetry = match viewer {
+        Some(viewer) => format!(
+            "open {} (traces, their logs, metrics with exemplars); JSON logs below",
+            viewer.ui_url()
+        ),
+        None if otlp.is_empty() => {
+            "trace trees and JSON logs (with trace_id) below, metrics with exemplars at each \
+             /metrics"
+                .to_owned()
+        }
+        None => format!(
+            "OTLP to {otlp} (when HYPERION_TRACING__EXPORTER=otlp), metrics at each /metrics"
+        ),
     };
     let gateway = options.gateway_port;
     eprintln!(

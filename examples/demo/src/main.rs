@@ -22,7 +22,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Runs the three services (the default): SQLite files unless DATABASE_URL is set, NATS
-    /// when NATS_URL is set, telemetry as the YAML and OTEL_* variables say.
+    /// when NATS_URL is set, every signal to the local viewer (unless --no-viewer or
+    /// OTEL_EXPORTER_OTLP_ENDPOINT), else as the YAML and OTEL_* variables say.
     Up {
         /// The gateway's port.
         #[arg(long, default_value_t = 8080)]
@@ -36,6 +37,18 @@ enum Command {
         /// Where the SQLite files go [default: hyperion-demo-$USER in the temporary directory].
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// No local viewer: the services print their traces as trees.
+        #[arg(long)]
+        no_viewer: bool,
+        /// The viewer's web page port.
+        #[arg(long, default_value_t = 16686)]
+        viewer_port: u16,
+        /// The viewer's OTLP/gRPC port.
+        #[arg(long, default_value_t = 4317)]
+        viewer_grpc_port: u16,
+        /// The viewer's OTLP/HTTP port.
+        #[arg(long, default_value_t = 4318)]
+        viewer_http_port: u16,
     },
     /// Sends traffic to the gateway and summarizes it, with trace ids to look at.
     Load {
@@ -66,6 +79,10 @@ async fn main() -> ExitCode {
         user_port: 8081,
         order_port: 8082,
         data_dir: None,
+        no_viewer: false,
+        viewer_port: 16686,
+        viewer_grpc_port: 4317,
+        viewer_http_port: 4318,
     });
     match command {
         Command::Gateway => run_service(Service::Gateway).await,
@@ -76,12 +93,17 @@ async fn main() -> ExitCode {
             user_port,
             order_port,
             data_dir,
+            no_viewer,
+            viewer_port,
+            viewer_grpc_port,
+            viewer_http_port,
         } => {
             let options = UpOptions {
                 gateway_port,
                 user_port,
                 order_port,
                 data_dir,
+                viewer: (!no_viewer).then_some([viewer_port, viewer_grpc_port, viewer_http_port]),
             };
             exit(launcher::up(options).await)
         }

@@ -20,12 +20,16 @@ fn service_of(span: &support::ReceivedSpan) -> String {
         .unwrap_or_default()
 }
 
-/// `demo up` on free ports, its SQLite files and output in `dir`; returns it and the gateway's
-/// address.
-fn demo_up(dir: &Path, env: &[(&str, String)]) -> (Process, SocketAddr) {
+/// `demo up` on free ports, its SQLite files and output in `dir`, with the viewer on `viewer`'s
+/// address (web page; its OTLP ports free ones) or none; returns it and the gateway's address.
+fn demo_up(
+    dir: &Path,
+    env: &[(&str, String)],
+    viewer: Option<SocketAddr>,
+) -> (Process, SocketAddr) {
     let (gateway, users, orders) = (free_addr(), free_addr(), free_addr());
     let ports = [gateway, users, orders].map(|addr| addr.port().to_string());
-    let args = [
+    let mut args: Vec<String> = [
         "up",
         "--gateway-port",
         &ports[0],
@@ -35,8 +39,93 @@ fn demo_up(dir: &Path, env: &[(&str, String)]) -> (Process, SocketAddr) {
         &ports[2],
         "--data-dir",
         dir.to_str().unwrap(),
-    ];
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    match viewer {
+        None => args.push("--no-viewer".to_owned()),
+        Some(ui) => args.extend([
+            "--viewer-port".to_owned(),
+            ui.port().to_string(),
+            "--viewer-grpc-port".to_owned(),
+            free_addr().port().to_string(),
+            "--viewer-http-port".to_owned(),
+            free_addr().port().to_string(),
+        ]),
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     (Process::start("demo-up", &args, env, dir), gateway)
+}
+
+/// Waits until `demo up` says the three services answer.
+async fn wait_ready(up: &Process) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !up.output().contains("demo: the three services are up") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "demo up is not ready after 60 s:\n{}",
+            up.output()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The README's first command as it runs by default: every signal reaches the local viewer
+/// (spans and logs over OTLP, metrics and their exemplars by scraping), and its JSON API finds
+/// the trace, its logs and the exemplar that leads to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_up_sends_every_signal_to_the_viewer_by_default() {
+    let dir = std::env::temp_dir().join(unique("demo_viewer"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ui = free_addr();
+    let (mut up, gateway) = demo_up(&dir, &[], Some(ui));
+    wait_ready(&up).await;
+    let output = up.output();
+    assert!(output.contains(&format!("open http://{ui}")), "{output}");
+
+    let http = client();
+    let response = http
+        .post(format!("http://{gateway}/orders"))
+        .json(&serde_json::json!({"user_id": 5, "item": "pen", "quantity": 4}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", up.output());
+    let created = trace_id(&response);
+
+    // Spans come within the YAML's 1 s batch delay; the scrape every 5 s.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let get = |path: String| {
+            let http = http.clone();
+            async move { http.get(path).send().await.unwrap().text().await.unwrap() }
+        };
+        let trace = get(format!("http://{ui}/api/traces?service=order-service")).await;
+        let logs = get(format!("http://{ui}/api/logs")).await;
+        let metrics = get(format!("http://{ui}/api/metrics")).await;
+        let list: serde_json::Value = serde_json::from_str(&trace).unwrap();
+        let row = list["traces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|row| row["trace_id"] == created.as_str());
+        let whole = row.is_some_and(|row| {
+            row["span_count"].as_u64() == Some(15) && row["services"].as_array().unwrap().len() == 3
+        });
+        if whole && logs.contains(&created) && metrics.contains(&created) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "after 30 s the viewer has: trace {row:?}, logs with it: {}, an exemplar to it: {}",
+            logs.contains(&created),
+            metrics.contains(&created)
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let status = up.stop("-INT", Duration::from_secs(60));
+    assert!(status.success(), "{}", up.output());
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -53,18 +142,10 @@ async fn demo_up_runs_on_sqlite_and_ctrl_c_flushes_every_service() {
             // Nothing is exported before shutdown: what arrives, the flush delivered.
             ("HYPERION_TRACING__BATCH__SCHEDULED_DELAY", "10m".into()),
         ],
+        None,
     );
     let base = format!("http://{gateway}");
-    // The launcher says so once all three answer.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while !up.output().contains("demo: the three services are up") {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "demo up is not ready after 60 s:\n{}",
-            up.output()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_ready(&up).await;
 
     let http = client();
     let response = http
@@ -208,6 +289,7 @@ fn demo_up_stops_when_a_service_cannot_start() {
             "DATABASE_URL",
             "postgres://demo:secret@127.0.0.1:1/users".into(),
         )],
+        None,
     );
     let status = up.wait(Duration::from_secs(60));
     let output = up.output();
