@@ -71,6 +71,8 @@ impl Shared {
         options: Options,
     ) -> Self {
         let description = DB::describe(&pool.connect_options());
+        // Read by the rules of the pool's database.
+        let cache = Arc::new(InfoCache::new(description.dialect()));
         let meter = telemetry.meter(env!("CARGO_PKG_NAME"));
         let duration = meter
             .histogram(sc::OPERATION_DURATION_METRIC)
@@ -105,7 +107,7 @@ impl Shared {
             wait_time,
             timeouts,
             counts,
-            cache: Arc::new(InfoCache::new()),
+            cache,
         }
     }
 
@@ -190,7 +192,7 @@ impl Shared {
     /// when the text names no operation the summary knows (and so no target either).
     fn span_name(&self, info: &QueryInfo) -> String {
         if info.summary.is_empty() {
-            self.description.system.clone().into_owned()
+            self.description.system.to_owned()
         } else {
             info.summary.clone()
         }
@@ -206,7 +208,7 @@ impl Shared {
 
     fn push_server_attributes<'a>(&'a self, attributes: &mut Vec<KeyValue<'a>>) {
         let description = &self.description;
-        attributes.push(kv(sc::DB_SYSTEM_NAME, description.system.as_ref()));
+        attributes.push(kv(sc::DB_SYSTEM_NAME, description.system));
         if let Some(namespace) = &description.namespace {
             attributes.push(kv(sc::DB_NAMESPACE, namespace.as_str()));
         }
@@ -362,7 +364,8 @@ pub(crate) struct Operation {
     info: Arc<QueryInfo>,
     started: Instant,
     rows: u64,
-    /// From the `QueryResult`s seen (not on `fetch_optional`/`fetch_all`, where sqlx keeps them).
+    /// From the `QueryResult`s seen (not on `fetch_optional`/`fetch_all`, where sqlx keeps them);
+    /// recorded where they hold ([`Description::affected_rows_hold`]).
     affected: Option<u64>,
     finished: bool,
 }
@@ -394,7 +397,10 @@ impl Operation {
             let mut attributes = Vec::with_capacity(4);
             if error.is_none() {
                 attributes.push(kv(sc::DB_RESPONSE_RETURNED_ROWS, self.rows as i64));
-                if let Some(affected) = self.affected {
+                if let Some(affected) = self
+                    .affected
+                    .filter(|_| shared.description.affected_rows_hold(&self.info))
+                {
                     attributes.push(kv(sc::AFFECTED_ROWS, affected as i64));
                 }
             }
@@ -466,7 +472,7 @@ impl Operation {
 
     fn span_label(&self) -> &str {
         if self.info.summary.is_empty() {
-            &self.shared.description.system
+            self.shared.description.system
         } else {
             &self.info.summary
         }

@@ -48,8 +48,10 @@
 //! PostgreSQL when `DATABASE_URL` says so. `db.system.name`, `db.namespace`, `server.address`
 //! and `server.port` are read from the URL when the pool is wrapped: `postgres:` and
 //! `postgresql:` as PostgreSQL's driver reads them, `sqlite:` as SQLite's (the file's name, no
-//! server), any other scheme as the system's name with the URL's host, port and first path
-//! segment. sqlx's `Any` connects only through the drivers installed first: call
+//! server), any other scheme with the URL's host, port and first path segment and, as
+//! `db.system.name`, the conventions' name for the system (`mysql`, `mariadb`,
+//! `microsoft.sql_server`...) or `other_sql`. The statements' text is read by the rules of the
+//! database the URL names (see [`sql::Dialect`]). sqlx's `Any` connects only through the drivers installed first: call
 //! `sqlx::any::install_default_drivers()` once before the first connection (it installs the
 //! drivers compiled in, through this crate's features `postgres` and `sqlite` or sqlx's own);
 //! without it, connecting panics (`No drivers installed`).
@@ -100,8 +102,8 @@
 //!
 //! | attribute | value |
 //! |---|---|
-//! | `db.system.name` | `postgresql`, `sqlite` |
-//! | `db.namespace` | PostgreSQL: the database name from the connect options (the user name when none is given, as PostgreSQL does); the schema is not added, as knowing it would take a query. SQLite: the database file's name without its directories |
+//! | `db.system.name` | `postgresql`, `sqlite` (through `Any`, the URL's system) |
+//! | `db.namespace` | PostgreSQL: the database name from the connect options (the user name when none is given, as PostgreSQL does); the schema is not added, as knowing it would take a query. SQLite: the database file's name without its directories (sqlx's `file:sqlx-in-memory-N` for `sqlite::memory:`; none for an in-memory database named by no file, `sqlite://?mode=memory`) |
 //! | `server.address`, `server.port` | PostgreSQL: the host (or the Unix socket's path) and port of the connect options, always. SQLite: none |
 //! | `db.query.summary` | as above, at most 255 bytes, cut between words |
 //! | `db.query.text` | the text with every literal replaced by `?` and comments removed; see [`QueryText`] |
@@ -109,9 +111,13 @@
 //!
 //! and when it ends `db.response.returned_rows` (Opt-In in the conventions, still in
 //! development there; recorded here because it costs a counter and says much) and, where sqlx
-//! hands over the statement's result (PostgreSQL's command tag, SQLite's change count: on
-//! `execute`, `fetch`, `fetch_many`; not `fetch_one` or `fetch_all`), `hyperion.db.affected_rows`
-//! (the conventions have no key for it). The span covers the call from the executor's start to
+//! hands over the statement's result (on `execute`, `fetch`, `fetch_many`; not `fetch_one` or
+//! `fetch_all`), `hyperion.db.affected_rows` (the conventions have no key for it): PostgreSQL's
+//! command tag; SQLite's change count only for a statement that writes (`INSERT`, `UPDATE`,
+//! `DELETE`, `REPLACE`), because SQLite's count is the connection's last write's
+//! (`sqlite3_changes()`), which sqlx reads after every statement, so that a SELECT or a CREATE
+//! TABLE would report an earlier statement's rows. (In a text of several statements with a
+//! write among them, each statement's count is added, earlier ones' included.) The span covers the call from the executor's start to
 //! its last row. A failure sets the status to error, `db.response.status_code` to the
 //! database's code (PostgreSQL's SQLSTATE, `23505`; SQLite's extended result code, `2067` for a
 //! UNIQUE violation), `error.type` to the same code (the conventions: it "SHOULD match
@@ -122,24 +128,31 @@
 //! the statement, and sqlx's encoding errors quote parameters, so they are only used with
 //! [`QueryText::Full`].
 //!
-//! **Parameters are never recorded.** The sanitizer knows PostgreSQL's lexical rules (`''` and
-//! `E'\''` escapes, dollar quoting, nested comments, bit and Unicode strings, numbers, `TRUE`
-//! and `FALSE`); it reads a backslash before a quote both ways (`standard_conforming_strings`
-//! on and off) and hides what is a literal in either, and an unterminated string, quoted name or
-//! comment hides the rest of the text. The placeholder is `?`, as the conventions advise, even
-//! though PostgreSQL's jsonb has a `?` operator (`data ? 'key'` becomes `data ? ?`). The conventions say
-//! parameterized text (with `$1`) "SHOULD NOT be sanitized"; this crate sanitizes it anyway by
-//! default, because a parameterized statement can still hold literals, and a default that can
-//! leak one is not a safe default. `QueryText::Full` records the text as written.
+//! **Parameters are never recorded.** The sanitizer reads the text by the rules of the pool's
+//! database ([`sql::Dialect`], from `db.system.name`), one lexer with what differs as data:
 //!
-//! The lexer is PostgreSQL's, and reads SQLite's common syntax as well: SQLite's strings, `X'…'`
-//! blobs, numbers, `"quoted"` names and comments are written as PostgreSQL's (its block comments
-//! do not nest, so reading them as nested can only hide more), and its parameters are kept as
-//! written: `?` and `?NNN` (a parameter, like `$1`; a bare `?` is no literal either), `:name`,
-//! `@name` and `$name`. Names in `[brackets]` or `` `backquotes` `` are read as words (a quote
-//! inside one hides the rest of the text, as an unterminated string does). One SQLite leniency is
-//! not followed: a double-quoted word that names no column, which SQLite takes for a string, is
-//! recorded as the quoted name it looks like; write strings in single quotes.
+//! - PostgreSQL: `''` and `E'\''` escapes, dollar quoting, nested comments, `--` comments ending
+//!   at `\n` or `\r`, bit and Unicode strings, numbers, `TRUE` and `FALSE`, `$1` parameters;
+//!   a backslash before a quote is read both ways (`standard_conforming_strings` on and off),
+//!   and what is a literal or a comment in either is hidden. `[` and `` ` `` are characters of
+//!   their own (`data['key']` is a subscript holding a string).
+//! - SQLite: `''` escapes only (no `E'…'`, no dollar quotes), `X'…'` blobs, block comments that
+//!   do not nest, `--` comments ending at `\n` only, names in `"…"`, `[…]` and `` `…` ``
+//!   (written as they are; the summary writes `[users]` as `users`), parameters kept as written:
+//!   `?`, `?NNN`, `:name`, `@name`, `$name`, `#name` (with SQLite's `::` parts; one with a `(…)`
+//!   suffix, which may hold any character but a space, is hidden). SQLite takes a double-quoted
+//!   word that names no column for a string, which the text alone cannot tell, so every `"…"`
+//!   is written as `?` in `db.query.text` (the summary still names a table written so).
+//! - Any other system (through `Any`): a conservative union of readings — PostgreSQL's,
+//!   SQLite's and MySQL's (backslash escapes in `'…'` and `"…"` strings, `#` comments) — whose
+//!   literals and comments are all hidden.
+//!
+//! An unterminated string, quoted name or comment hides the rest of the text. The placeholder
+//! is `?`, as the conventions advise, even though PostgreSQL's jsonb has a `?` operator
+//! (`data ? 'key'` becomes `data ? ?`). The conventions say parameterized text (with `$1`)
+//! "SHOULD NOT be sanitized"; this crate sanitizes it anyway by default, because a
+//! parameterized statement can still hold literals, and a default that can leak one is not a
+//! safe default. `QueryText::Full` records the text as written.
 //!
 //! ## Metrics
 //!
@@ -180,9 +193,10 @@
 //! ## Not covered
 //!
 //! PostgreSQL and SQLite only. A MySQL URL given to a `TracedPool<Any>` (with sqlx's `mysql`
-//! driver) is described by its scheme, host, port and database, and its text read by the same
-//! lexer, which knows MySQL's backslash escapes and backquoted names but not its `#` comments
-//! (whose words would be recorded). The SQLite `db.namespace` is the file's name, not its path,
+//! driver) is described by its system (`mysql`), host, port and database, and its text read by
+//! the conservative fallback, which hides MySQL's strings (backslash escapes, `"…"`) and
+//! comments (`#`, `--`, `/*…*/`) but follows no MySQL rule exactly: where the readings disagree
+//! it hides more than MySQL would. The SQLite `db.namespace` is the file's name, not its path,
 //! so two files of one name in different directories look the same. `prepare` and `describe` are
 //! passed through untraced. Statements run on [`TracedPool::inner`] or
 //! [`TracedTransaction::inner_mut`] are not traced.

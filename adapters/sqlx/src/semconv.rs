@@ -7,6 +7,8 @@ pub const DB_SYSTEM_NAME: &str = "db.system.name";
 pub const DB_SYSTEM_POSTGRESQL: &str = "postgresql";
 /// The `db.system.name` of SQLite.
 pub const DB_SYSTEM_SQLITE: &str = "sqlite";
+/// The `db.system.name` of an SQL database the conventions do not list (through `sqlx::Any`).
+pub const DB_SYSTEM_OTHER_SQL: &str = "other_sql";
 /// `db.namespace`: the database name (see the crate docs).
 pub const DB_NAMESPACE: &str = "db.namespace";
 /// `db.query.text`.
@@ -22,9 +24,10 @@ pub const DB_COLLECTION_NAME: &str = "db.collection.name";
 pub const DB_RESPONSE_STATUS_CODE: &str = "db.response.status_code";
 /// `db.response.returned_rows`.
 pub const DB_RESPONSE_RETURNED_ROWS: &str = "db.response.returned_rows";
-/// The rows a statement affected, as the database reports them (PostgreSQL's command tag,
-/// SQLite's change count). The conventions have
-/// no key for it, so it lives outside their namespaces.
+/// The rows a statement affected, as the database reports them: PostgreSQL's command tag;
+/// SQLite's change count, for statements that write only (SQLite keeps the last write's count
+/// through the statements that follow it). The conventions have no key for it, so it lives
+/// outside their namespaces.
 pub const AFFECTED_ROWS: &str = "hyperion.db.affected_rows";
 /// `server.address`.
 pub const SERVER_ADDRESS: &str = "server.address";

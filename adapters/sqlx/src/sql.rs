@@ -1,31 +1,40 @@
-//! Reading a PostgreSQL query's text: the sanitized `db.query.text` (every literal replaced by
-//! `?`) and the `db.query.summary` (its operations and targets in order), in one pass of a small
-//! lexer.
+//! Reading a statement's text: the sanitized `db.query.text` (every literal replaced by `?`,
+//! comments removed) and the `db.query.summary` (its operations and targets in order), in one
+//! pass of a small lexer, by the rules of the pool's database ([`Dialect`]).
 //!
 //! Hand-written because no maintained crate does this cheaply: a full SQL parser (`sqlparser`)
 //! costs a heavy dependency and tens of microseconds per query, rejects dialect it does not know
 //! (and a failed parse would lose the summary), while what the conventions ask for only needs
 //! tokens: where literals, comments and quoted names begin and end, and which keywords name
-//! operations and targets. The lexer knows PostgreSQL's lexical rules (`''` and `E'\''` escapes,
-//! dollar quoting, nested block comments, `$1` parameters, quoted identifiers) so that a literal
-//! never leaks into the sanitized text, whatever the query. SQLite's common syntax is the same
-//! (its strings, blobs, numbers, quoted names and comments), and its parameters (`?`, `?NNN`,
-//! `:name`, `@name`, `$name`) are kept as written.
+//! operations and targets.
+//!
+//! The lexer is one, with what differs between databases as data: PostgreSQL's rules (`''` and
+//! `E'\''` escapes, dollar quoting, nested block comments, `--` comments ending at `\n` or `\r`,
+//! `$1` parameters, `"…"` names) and SQLite's (`''` escapes only, `X'…'` blobs, flat block
+//! comments, `--` comments ending at `\n` only, `"…"`, `[…]` and `` `…` `` names, `?NNN`,
+//! `:name`, `@name`, `$name` and `#name` parameters) are each followed exactly, and where the
+//! text alone cannot say how the database reads it (PostgreSQL's `standard_conforming_strings`,
+//! SQLite's double-quoted strings, the systems this crate does not know), whatever is a literal
+//! or a comment in any plausible reading is hidden. Parameters are kept as written.
 
 /// What the query text tells: the values of `db.query.text` (sanitized), `db.query.summary`,
 /// and the single operation and collection when there is exactly one of each.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QueryInfo {
-    /// The text with every literal (string, number, boolean, bit string, dollar-quoted) replaced
-    /// by `?` and comments removed. Parameters (`$1`) are kept.
+    /// The text with every literal (string, number, boolean, bit string, blob, dollar-quoted)
+    /// replaced by `?` and comments removed. Parameters (`$1`, `?1`, `:name`) are kept.
     pub sanitized: String,
     /// `{operation} {target} …` in order of appearance, at most [`SUMMARY_MAX`] bytes, cut
     /// between words. Empty when the text names no operation this lexer knows.
     pub summary: String,
     /// The operation when the query has exactly one (`SELECT`, `INSERT`...), as written.
     pub operation: Option<String>,
-    /// The target when the query has exactly one operation and exactly one target, as written.
+    /// The target when the query has exactly one operation and exactly one target, as written
+    /// (SQLite's `[users]` and `` `users` `` as `users`).
     pub collection: Option<String>,
+    /// Whether an operation of the text writes rows: `INSERT`, `UPDATE`, `DELETE`, `MERGE`, or
+    /// (outside PostgreSQL) `REPLACE`. SQLite's change count means something only then.
+    pub writes: bool,
 }
 
 /// The longest `db.query.summary`, in bytes, as the conventions say (255 characters; the words
@@ -41,7 +50,8 @@ const NESTED_OPERATIONS: &[&str] = &["SELECT", "INSERT", "UPDATE", "DELETE", "ME
 
 /// Operations at the start of a statement (the text's start or after `;`). Elsewhere these words
 /// are clauses (`UPDATE t SET`, `ON CONFLICT DO NOTHING`, `VALUES (..)`) or names (columns
-/// called `start`, `comment` or `notify`).
+/// called `start`, `comment` or `notify`). (SQLite's and MySQL's `REPLACE` is one too, outside
+/// PostgreSQL, where `replace` is a name like any other.)
 const STATEMENT_OPERATIONS: &[&str] = &[
     "SELECT",
     "INSERT",
@@ -90,6 +100,9 @@ const STATEMENT_OPERATIONS: &[&str] = &[
     "CLUSTER",
     "REINDEX",
 ];
+
+/// Operations that write rows (see [`QueryInfo::writes`]).
+const WRITE_OPERATIONS: &[&str] = &["INSERT", "UPDATE", "DELETE", "MERGE", "REPLACE"];
 
 /// Operations whose next name is their target (`UPDATE users`, `CALL proc`, `TABLE users`).
 const TARGETING_OPERATIONS: &[&str] = &["UPDATE", "CALL", "TRUNCATE", "COPY", "TABLE", "LOCK"];
@@ -201,12 +214,13 @@ fn is_one_of(word: &str, list: &[&str]) -> bool {
 enum Token {
     /// A keyword or an unquoted name (possibly with `.`-separated parts glued later).
     Word(usize, usize),
-    /// A `"quoted"` name.
+    /// A quoted name: `"…"`, and SQLite's `[…]` and `` `…` ``.
     Quoted(usize, usize),
-    /// A literal: string, escape string, bit string, dollar-quoted, number; or anything
-    /// unterminated, which hides the rest of the text.
+    /// A literal: string, escape string, bit string, blob, dollar-quoted, number; SQLite's
+    /// parameter with a `(…)` suffix; or anything unterminated, which hides the rest of the
+    /// text.
     Literal,
-    /// A `$1` (or SQLite's `?1`) parameter.
+    /// A parameter: PostgreSQL's `$1`; SQLite's `?1`, `:name`, `@name`, `$name`, `#name`.
     Param(usize, usize),
     /// Any other character (operators, punctuation), one at a time.
     Punct(usize, usize),
@@ -214,15 +228,96 @@ enum Token {
     Space,
 }
 
+/// The lexical rules of one reading of a text, as data for the one [`Lexer`]: what differs
+/// from one dialect to another, and between the readings of one dialect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Syntax {
+    /// Block comments nest (PostgreSQL); otherwise the first `*/` ends one (SQLite, MySQL).
+    nested_comments: bool,
+    /// A `--` comment ends at `\r` as well as at `\n` (PostgreSQL); otherwise at `\n` only.
+    cr_ends_comments: bool,
+    /// `#` starts a comment to the end of the line (MySQL).
+    hash_comments: bool,
+    /// PostgreSQL's prefixed strings: `E'…'` (where a backslash escapes), `B'…'`, `N'…'`,
+    /// `U&'…'`. (`X'…'` is read in every dialect.)
+    prefixed_strings: bool,
+    /// PostgreSQL's dollar quotes (`$$…$$`, `$tag$…$tag$`) and `$1` parameters.
+    dollar_quotes: bool,
+    /// A backslash escapes the next character in every `'…'` string (PostgreSQL with
+    /// `standard_conforming_strings` off, MySQL), and in `"…"` strings where those are strings.
+    backslash: bool,
+    /// `"…"` is a string (MySQL), not a name.
+    double_quoted_strings: bool,
+    /// `` `…` `` quotes a name (SQLite, MySQL).
+    backquoted_names: bool,
+    /// `[…]` quotes a name, with nothing escaped inside (SQLite).
+    bracketed_names: bool,
+    /// SQLite's parameters: `?NNN`, and `$`, `:`, `@` or `#` before a name.
+    sqlite_parameters: bool,
+}
+
+impl Syntax {
+    /// PostgreSQL with `standard_conforming_strings` on (the default since 9.1).
+    const POSTGRES: Syntax = Syntax {
+        nested_comments: true,
+        cr_ends_comments: true,
+        hash_comments: false,
+        prefixed_strings: true,
+        dollar_quotes: true,
+        backslash: false,
+        double_quoted_strings: false,
+        backquoted_names: false,
+        bracketed_names: false,
+        sqlite_parameters: false,
+    };
+
+    /// PostgreSQL with `standard_conforming_strings` off: a backslash escapes in every string.
+    const POSTGRES_BACKSLASH: Syntax = Syntax {
+        backslash: true,
+        ..Syntax::POSTGRES
+    };
+
+    /// SQLite's tokenizer (`tokenize.c`).
+    const SQLITE: Syntax = Syntax {
+        nested_comments: false,
+        cr_ends_comments: false,
+        hash_comments: false,
+        prefixed_strings: false,
+        dollar_quotes: false,
+        backslash: false,
+        double_quoted_strings: false,
+        backquoted_names: true,
+        bracketed_names: true,
+        sqlite_parameters: true,
+    };
+
+    /// MySQL's and MariaDB's defaults: backslash escapes, `"…"` strings, `#` comments.
+    const MYSQL: Syntax = Syntax {
+        nested_comments: false,
+        cr_ends_comments: false,
+        hash_comments: true,
+        prefixed_strings: false,
+        dollar_quotes: false,
+        backslash: true,
+        double_quoted_strings: true,
+        backquoted_names: true,
+        bracketed_names: false,
+        sqlite_parameters: false,
+    };
+
+    /// The fallback's written reading: PostgreSQL's tokens, with `[…]` and `` `…` `` as names.
+    const GENERIC: Syntax = Syntax {
+        backquoted_names: true,
+        bracketed_names: true,
+        ..Syntax::POSTGRES
+    };
+}
+
 struct Lexer<'a> {
     text: &'a str,
     bytes: &'a [u8],
     pos: usize,
-    /// Whether `\` escapes a quote in plain `'…'` strings too (`standard_conforming_strings`
-    /// off), not only in `E'…'` ones.
-    backslash: bool,
-    /// Whether `[…]` and `` `…` `` quote names (SQLite's and MySQL's readings), as `"…"` does.
-    brackets: bool,
+    syntax: Syntax,
 }
 
 fn is_ident_start(b: u8) -> bool {
@@ -234,13 +329,12 @@ fn is_ident_char(b: u8) -> bool {
 }
 
 impl<'a> Lexer<'a> {
-    fn new(text: &'a str, backslash: bool, brackets: bool) -> Self {
+    fn new(text: &'a str, syntax: Syntax) -> Self {
         Lexer {
             text,
             bytes: text.as_bytes(),
             pos: 0,
-            backslash,
-            brackets,
+            syntax,
         }
     }
 
@@ -248,17 +342,16 @@ impl<'a> Lexer<'a> {
         self.bytes.get(self.pos + ahead).copied()
     }
 
-    /// Skips a `'…'` body from the opening quote; `''` is a quote inside, and with `backslash`
-    /// (an `E'…'` string, or any string when the lexer reads backslashes as escapes) so is
-    /// `\'`. An unterminated string runs to the end.
-    fn skip_string(&mut self, backslash: bool) {
+    /// Skips a quoted body from the opening `quote`; a doubled quote is a quote inside, and with
+    /// `backslash` a backslash escapes the next character. Unterminated, it runs to the end.
+    fn skip_quoted(&mut self, quote: u8, backslash: bool) {
         self.pos += 1; // the opening quote
         while let Some(b) = self.peek(0) {
             self.pos += 1;
             match b {
                 b'\\' if backslash => self.pos = (self.pos + 1).min(self.bytes.len()),
-                b'\'' if self.peek(0) == Some(b'\'') => self.pos += 1,
-                b'\'' => return,
+                b if b == quote && self.peek(0) == Some(quote) => self.pos += 1,
+                b if b == quote => return,
                 _ => {}
             }
         }
@@ -289,6 +382,42 @@ impl<'a> Lexer<'a> {
         true
     }
 
+    /// At SQLite's `$`, `:`, `@` or `#`: a parameter named by identifier characters (`$` among
+    /// them), with `::` between parts (`$a::b`), and an optional `(…)` suffix that runs to the
+    /// first `)` before any space (Tcl's `$a(key)`), as SQLite's tokenizer reads them. The suffix
+    /// may hold anything but spaces, quotes included: a parameter with one is hidden as a literal
+    /// is, and an unclosed suffix (an illegal token, the statement fails) hides the rest. A sign
+    /// followed by no name is a character of its own.
+    fn sqlite_parameter(&mut self, start: usize) -> Token {
+        let mut end = start + 1;
+        let mut named = false;
+        while let Some(&c) = self.bytes.get(end) {
+            if is_ident_char(c) {
+                named = true;
+                end += 1;
+            } else if c == b'(' && named {
+                let close = self.bytes[end..]
+                    .iter()
+                    .position(|&c| c == b')' || is_sqlite_space(c));
+                self.pos = match close {
+                    Some(at) if self.bytes[end + at] == b')' => end + at + 1,
+                    _ => self.bytes.len(),
+                };
+                return Token::Literal;
+            } else if c == b':' && self.bytes.get(end + 1) == Some(&b':') {
+                end += 2;
+            } else {
+                break;
+            }
+        }
+        if !named {
+            self.pos = start + 1;
+            return Token::Punct(start, self.pos);
+        }
+        self.pos = end;
+        Token::Param(start, end)
+    }
+
     fn skip_number(&mut self) {
         if self.bytes[self.pos] == b'0'
             && matches!(self.peek(1), Some(b'x' | b'X' | b'o' | b'O' | b'b' | b'B'))
@@ -315,13 +444,15 @@ impl<'a> Lexer<'a> {
         self.skip_junk();
     }
 
-    /// A number glued to letters (`123abc`, `0x1fg2`) is one junk token in PostgreSQL 15+: take
-    /// it all, so that no digit is left to leak. Not a `$`: `1$$…$$` is a number, then a string.
+    /// A number glued to letters (`123abc`, `0x1fg2`) is one junk token in PostgreSQL 15+ (and
+    /// an illegal one in SQLite): take it all, so that no digit is left to leak. A `$` is taken
+    /// too where there are no dollar quotes (SQLite's `1$a` is one token); in PostgreSQL,
+    /// `1$$…$$` is a number, then a string.
     fn skip_junk(&mut self) {
-        while self
-            .peek(0)
-            .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80)
-        {
+        let dollar = !self.syntax.dollar_quotes;
+        while self.peek(0).is_some_and(|c| {
+            c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80 || (dollar && c == b'$')
+        }) {
             self.pos += 1;
         }
     }
@@ -344,10 +475,50 @@ impl<'a> Lexer<'a> {
         Token::Literal
     }
 
-    fn next(&mut self) -> Option<Token> {
+    /// A comment from `start` to the end of its line: `\n` ends it, and `\r` too with
+    /// `cr_ends`.
+    fn line_comment(&mut self, start: usize, cr_ends: bool) -> Token {
+        let end = if cr_ends {
+            self.text[start..].find(['\n', '\r'])
+        } else {
+            self.text[start..].find('\n')
+        };
+        self.pos = end.map_or(self.bytes.len(), |end| start + end + 1);
+        Token::Space
+    }
+
+    /// A block comment from its `/*`: nested ones count where they nest, and an unterminated
+    /// one runs to the end.
+    fn block_comment(&mut self) -> Token {
         let b = self.bytes;
+        self.pos += 2;
+        if !self.syntax.nested_comments {
+            self.pos = match self.text[self.pos..].find("*/") {
+                Some(end) => self.pos + end + 2,
+                None => b.len(),
+            };
+            return Token::Space;
+        }
+        let mut depth = 1usize;
+        while depth > 0 && self.pos < b.len() {
+            if b[self.pos] == b'/' && self.peek(1) == Some(b'*') {
+                depth += 1;
+                self.pos += 2;
+            } else if b[self.pos] == b'*' && self.peek(1) == Some(b'/') {
+                depth -= 1;
+                self.pos += 2;
+            } else {
+                self.pos += 1;
+            }
+        }
+        Token::Space
+    }
+
+    fn next(&mut self) -> Option<Token> {
         let start = self.pos;
-        let c = *b.get(start)?;
+        let c = *self.bytes.get(start)?;
+        let syntax = self.syntax;
+        let next = self.peek(1);
         let token = match c {
             c if c.is_ascii_whitespace() => {
                 while self.peek(0).is_some_and(|c| c.is_ascii_whitespace()) {
@@ -355,78 +526,70 @@ impl<'a> Lexer<'a> {
                 }
                 Token::Space
             }
-            b'-' if self.peek(1) == Some(b'-') => {
-                // A line comment ends at a newline or a carriage return.
-                match self.text[start..].find(['\n', '\r']) {
-                    Some(end) => self.pos = start + end + 1,
-                    None => self.pos = b.len(),
-                }
-                Token::Space
-            }
-            b'/' if self.peek(1) == Some(b'*') => {
-                // Block comments nest in PostgreSQL.
-                self.pos += 2;
-                let mut depth = 1usize;
-                while depth > 0 && self.pos < b.len() {
-                    if b[self.pos] == b'/' && self.peek(1) == Some(b'*') {
-                        depth += 1;
-                        self.pos += 2;
-                    } else if b[self.pos] == b'*' && self.peek(1) == Some(b'/') {
-                        depth -= 1;
-                        self.pos += 2;
-                    } else {
-                        self.pos += 1;
-                    }
-                }
-                Token::Space
-            }
+            b'-' if next == Some(b'-') => self.line_comment(start, syntax.cr_ends_comments),
+            b'#' if syntax.hash_comments => self.line_comment(start, false),
+            b'/' if next == Some(b'*') => self.block_comment(),
             b'\'' => {
-                self.skip_string(self.backslash);
+                self.skip_quoted(b'\'', syntax.backslash);
                 Token::Literal
             }
-            // E'…' strings, where a backslash always escapes.
-            b'e' | b'E' if self.peek(1) == Some(b'\'') => {
-                self.pos += 1;
-                self.skip_string(true);
-                Token::Literal
-            }
-            // B'…', X'…', N'…' and U&'…' strings.
-            b'b' | b'B' | b'x' | b'X' | b'n' | b'N' if self.peek(1) == Some(b'\'') => {
-                self.pos += 1;
-                self.skip_string(self.backslash);
-                Token::Literal
-            }
-            b'u' | b'U' if self.peek(1) == Some(b'&') && self.peek(2) == Some(b'\'') => {
-                self.pos += 2;
-                self.skip_string(self.backslash);
+            b'"' if syntax.double_quoted_strings => {
+                self.skip_quoted(b'"', syntax.backslash);
                 Token::Literal
             }
             b'"' => self.quoted_name(start, b'"', true),
-            b'`' if self.brackets => self.quoted_name(start, b'`', true),
-            // SQLite's `[name]`, where nothing is escaped.
-            b'[' if self.brackets => self.quoted_name(start, b']', false),
-            b'$' if self.peek(1).is_some_and(|c| c.is_ascii_digit()) => {
+            b'`' if syntax.backquoted_names => self.quoted_name(start, b'`', true),
+            b'[' if syntax.bracketed_names => self.quoted_name(start, b']', false),
+            // X'…' (PostgreSQL's and MySQL's hex strings, SQLite's blobs). Read as a string:
+            // where the database ends one at the next quote (`X'1F''2'`), a string starts
+            // there, which this one covers.
+            b'x' | b'X' if next == Some(b'\'') => {
+                self.pos += 1;
+                self.skip_quoted(b'\'', syntax.backslash);
+                Token::Literal
+            }
+            // PostgreSQL's B'…', N'…'.
+            b'b' | b'B' | b'n' | b'N' if syntax.prefixed_strings && next == Some(b'\'') => {
+                self.pos += 1;
+                self.skip_quoted(b'\'', syntax.backslash);
+                Token::Literal
+            }
+            // E'…' strings, where a backslash always escapes.
+            b'e' | b'E' if syntax.prefixed_strings && next == Some(b'\'') => {
+                self.pos += 1;
+                self.skip_quoted(b'\'', true);
+                Token::Literal
+            }
+            b'u' | b'U'
+                if syntax.prefixed_strings && next == Some(b'&') && self.peek(2) == Some(b'\'') =>
+            {
+                self.pos += 2;
+                self.skip_quoted(b'\'', syntax.backslash);
+                Token::Literal
+            }
+            b'$' if syntax.dollar_quotes && next.is_some_and(|c| c.is_ascii_digit()) => {
                 self.pos += 1;
                 while self.peek(0).is_some_and(|c| c.is_ascii_digit()) {
                     self.pos += 1;
                 }
                 Token::Param(start, self.pos)
             }
-            b'$' if self.try_dollar_string() => Token::Literal,
+            b'$' if syntax.dollar_quotes && self.try_dollar_string() => Token::Literal,
             // SQLite's `?NNN` parameters. (A bare `?`, SQLite's and MySQL's parameter and
             // PostgreSQL's jsonb operator, is one character like any other.)
-            b'?' if self.peek(1).is_some_and(|c| c.is_ascii_digit()) => {
+            b'?' if syntax.sqlite_parameters && next.is_some_and(|c| c.is_ascii_digit()) => {
                 self.pos += 1;
                 while self.peek(0).is_some_and(|c| c.is_ascii_digit()) {
                     self.pos += 1;
                 }
                 Token::Param(start, self.pos)
             }
+            b'$' | b':' | b'@' | b'#' if syntax.sqlite_parameters => self.sqlite_parameter(start),
             c if c.is_ascii_digit() => {
                 self.skip_number();
                 Token::Literal
             }
-            b'.' if self.peek(1).is_some_and(|c| c.is_ascii_digit()) => {
+            b'.' if next.is_some_and(|c| c.is_ascii_digit()) => {
                 self.skip_number();
                 Token::Literal
             }
@@ -452,6 +615,27 @@ impl<'a> Lexer<'a> {
     }
 }
 
+/// SQLite's spaces where a `$a(…)` suffix stops: `sqlite3Isspace`, which has `\v` too.
+fn is_sqlite_space(c: u8) -> bool {
+    c.is_ascii_whitespace() || c == 0x0b
+}
+
+/// A quoted name as the summary writes it: SQLite's and MySQL's `[users]` and `` `users` `` as
+/// `users` when what they quote is a plain name; anything else as written (`"song list"`, as the
+/// conventions' examples keep standard quotes).
+fn summary_name(quoted: &str) -> &str {
+    let inner = match quoted.as_bytes().first() {
+        Some(b'[' | b'`') if quoted.len() >= 2 => &quoted[1..quoted.len() - 1],
+        _ => return quoted,
+    };
+    let mut bytes = inner.bytes();
+    if bytes.next().is_some_and(is_ident_start) && bytes.all(is_ident_char) {
+        inner
+    } else {
+        quoted
+    }
+}
+
 /// What introduced the target the summarizer is waiting for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Introducer {
@@ -466,12 +650,16 @@ enum Introducer {
 /// Builds the summary while tokens go by.
 #[derive(Default)]
 struct Summarizer {
+    /// Whose statements: outside PostgreSQL, `REPLACE INTO t` and `UPDATE OR IGNORE t` too.
+    dialect: Dialect,
     summary: String,
     full: bool,
     operations: usize,
     targets: usize,
     first_operation: Option<(usize, usize)>,
     first_target: Option<String>,
+    /// Whether an operation writes rows.
+    writes: bool,
     /// At the start of a statement (the text's start, after `;`).
     statement_start: bool,
     /// The first operation of the current statement, upper-cased (`USING` depends on it).
@@ -550,7 +738,7 @@ impl Summarizer {
                 Token::Word(s, e) | Token::Quoted(s, e) if self.pending_dot => {
                     if let Some((pending, _)) = self.pending.as_mut() {
                         pending.push('.');
-                        pending.push_str(&text[s..e]);
+                        pending.push_str(summary_name(&text[s..e]));
                     }
                     self.pending_dot = false;
                     return;
@@ -584,7 +772,7 @@ impl Summarizer {
                     || self.ddl_name_next(text)
                 {
                     self.pending = Some((
-                        text[s..e].to_owned(),
+                        summary_name(&text[s..e]).to_owned(),
                         self.expect.unwrap_or(Introducer::Other),
                     ));
                 }
@@ -669,7 +857,12 @@ impl Summarizer {
                 self.previous = Some((s, e));
                 return;
             }
-            if is_one_of(word, TARGET_NOISE) {
+            // SQLite's `UPDATE OR IGNORE t`: the conflict clause comes before the target.
+            let conflict = self.dialect != Dialect::Postgres
+                && introducer == Introducer::Other
+                && ((word.eq_ignore_ascii_case("OR") && self.previous_is(text, &["UPDATE"]))
+                    || self.previous_is(text, &["OR"]));
+            if conflict || is_one_of(word, TARGET_NOISE) {
                 self.previous = Some((s, e));
                 return;
             }
@@ -690,8 +883,10 @@ impl Summarizer {
 
         let nested = word.eq_ignore_ascii_case("SELECT")
             || ((after_open || after_close) && is_one_of(word, NESTED_OPERATIONS));
+        let statement = is_one_of(word, STATEMENT_OPERATIONS)
+            || (self.dialect != Dialect::Postgres && word.eq_ignore_ascii_case("REPLACE"));
         let is_operation = !after_dot
-            && ((self.statement_start && is_one_of(word, STATEMENT_OPERATIONS)) || nested)
+            && ((self.statement_start && statement) || nested)
             // `FOR UPDATE`, `DO UPDATE`, `ON DELETE`, `FOR NO KEY UPDATE`: clauses.
             && !self.previous_is(text, &["FOR", "DO", "ON", "KEY", "OF", "NO"]);
         if is_operation {
@@ -702,6 +897,7 @@ impl Summarizer {
             if self.statement_operation.is_none() {
                 self.statement_operation = Some(word.to_ascii_uppercase());
             }
+            self.writes |= is_one_of(word, WRITE_OPERATIONS);
             self.push_word(word);
             self.close_from_lists();
             if after_open {
@@ -743,7 +939,104 @@ impl Summarizer {
     }
 }
 
-/// Reads `sql` once: its sanitized text, summary, and single operation and collection.
+/// The lexical rules a statement's text is read by: where its literals, comments, quoted names
+/// and parameters begin and end. A [`TracedPool`](crate::TracedPool) picks its pool's from its
+/// `db.system.name` ([`Dialect::of_system`]).
+///
+/// Whatever the dialect, the principle is the same: the text is read the way the database reads
+/// it, and where that way is not certain (a server setting, a word SQLite decides about only
+/// when it knows the columns, a system this crate does not know), every plausible reading is
+/// made, and what is a literal or a comment in any of them is hidden.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Dialect {
+    /// PostgreSQL's lexical rules: `''` and `E'\''` escapes, `B'…'`, `X'…'`, `N'…'` and
+    /// `U&'…'` strings, dollar quoting, nested block comments, `--` comments ending at `\n` or
+    /// `\r`, `$1` parameters, `"…"` names. A backslash before a quote is read both ways
+    /// (`standard_conforming_strings` on and off). `[` and `` ` `` are characters of their own
+    /// (`data['key']` is a subscript holding a string).
+    #[default]
+    Postgres,
+    /// SQLite's tokenizer: `''` escapes only, `X'…'` blobs, block comments that do not nest,
+    /// `--` comments ending at `\n` only, names in `"…"`, `[…]` and `` `…` `` (the summary writes
+    /// `[users]` and `` `users` `` as `users`), parameters `?`, `?NNN`, `:name`, `@name`,
+    /// `$name`, `#name` (with SQLite's `::` parts and `(…)` suffix). SQLite takes a
+    /// double-quoted word that names no column for a string, which cannot be told from the text
+    /// alone, so every `"…"` is written as `?` in the sanitized text (the summary still reads
+    /// one as a name where a table is named).
+    Sqlite,
+    /// Any other system (MySQL, MariaDB... through `sqlx::Any`), read conservatively: what is a
+    /// literal or a comment in PostgreSQL's readings, SQLite's, or MySQL's (backslash escapes
+    /// in `'…'` and `"…"` strings, `#` comments to the end of the line) is hidden. The text is
+    /// written as PostgreSQL's rules tokenize it, with `[…]` and `` `…` `` as names; `"…"` is
+    /// written as `?`, as for SQLite.
+    Other,
+}
+
+impl Dialect {
+    /// The dialect of a `db.system.name`: `postgresql` and `sqlite` are read by their rules,
+    /// anything else by the conservative [`Dialect::Other`].
+    ///
+    /// ```
+    /// # use hyperion_sqlx::sql::Dialect;
+    /// assert_eq!(Dialect::of_system("sqlite"), Dialect::Sqlite);
+    /// assert_eq!(Dialect::of_system("mysql"), Dialect::Other);
+    /// ```
+    pub fn of_system(system: &str) -> Dialect {
+        match system {
+            crate::semconv::DB_SYSTEM_POSTGRESQL => Dialect::Postgres,
+            crate::semconv::DB_SYSTEM_SQLITE => Dialect::Sqlite,
+            _ => Dialect::Other,
+        }
+    }
+
+    /// Reads `sql` once by this dialect's rules: its sanitized text, summary, and single
+    /// operation and collection.
+    ///
+    /// ```
+    /// # use hyperion_sqlx::sql::Dialect;
+    /// let info = Dialect::Sqlite.analyze("UPDATE [users] SET name = ?1 WHERE note = \"x\"");
+    /// assert_eq!(info.sanitized, "UPDATE [users] SET name = ?1 WHERE note = ?");
+    /// assert_eq!(info.summary, "UPDATE users");
+    /// ```
+    pub fn analyze(self, sql: &str) -> QueryInfo {
+        analyze_with(sql, self)
+    }
+
+    /// The reading whose tokens are written out and summarized.
+    fn main_syntax(self) -> Syntax {
+        match self {
+            Dialect::Postgres => Syntax::POSTGRES,
+            Dialect::Sqlite => Syntax::SQLITE,
+            Dialect::Other => Syntax::GENERIC,
+        }
+    }
+
+    /// The other readings of `sql`, whose literals and comments are hidden too. For PostgreSQL
+    /// only the backslash reading, and only when the text has a backslash; SQLite's reading
+    /// is exact (its one ambiguity, `"…"`, is settled token by token).
+    fn other_syntaxes(self, sql: &str) -> &'static [Syntax] {
+        match self {
+            Dialect::Postgres if sql.contains('\\') => &[Syntax::POSTGRES_BACKSLASH],
+            Dialect::Postgres | Dialect::Sqlite => &[],
+            Dialect::Other => &[
+                Syntax::POSTGRES,
+                Syntax::POSTGRES_BACKSLASH,
+                Syntax::MYSQL,
+                Syntax::SQLITE,
+            ],
+        }
+    }
+
+    /// Whether a `"…"` token, read as a name, is written as `?` all the same: it may be a
+    /// string (SQLite's leniency, MySQL's strings).
+    fn hides_double_quoted(self) -> bool {
+        self != Dialect::Postgres
+    }
+}
+
+/// Reads a PostgreSQL statement's text once: its sanitized text, summary, and single operation
+/// and collection ([`Dialect::Postgres`]'s [`analyze`](Dialect::analyze)).
 ///
 /// ```
 /// # use hyperion_sqlx::sql::analyze;
@@ -754,11 +1047,20 @@ impl Summarizer {
 /// assert_eq!(info.collection.as_deref(), Some("users"));
 /// ```
 pub fn analyze(sql: &str) -> QueryInfo {
-    let other_readings = other_literals(sql);
+    analyze_with(sql, Dialect::Postgres)
+}
+
+fn analyze_with(sql: &str, dialect: Dialect) -> QueryInfo {
+    let other_readings = other_literals(
+        sql,
+        dialect.other_syntaxes(sql),
+        dialect.hides_double_quoted(),
+    );
     let mut hidden = other_readings.iter().peekable();
-    let mut lexer = Lexer::new(sql, false, false);
+    let mut lexer = Lexer::new(sql, dialect.main_syntax());
     let mut sanitized = String::with_capacity(sql.len());
     let mut summarizer = Summarizer {
+        dialect,
         statement_start: true,
         ..Summarizer::default()
     };
@@ -768,27 +1070,30 @@ pub fn analyze(sql: &str) -> QueryInfo {
         let Some(mut token) = lexer.next() else {
             break;
         };
-        // Inside a literal of another reading: hidden too.
+        // Inside a literal or comment of another reading: hidden too.
         while hidden.next_if(|&&(_, end)| end <= start).is_some() {}
         if token != Token::Space && hidden.peek().is_some_and(|&&(s, _)| s < lexer.pos) {
             token = Token::Literal;
         }
-        match token {
-            Token::Space => space = !sanitized.is_empty(),
-            Token::Literal => {
-                if space {
-                    sanitized.push(' ');
-                    space = false;
-                }
-                sanitized.push('?');
+        let written = match token {
+            Token::Space => {
+                space = !sanitized.is_empty();
+                None
+            }
+            Token::Literal => Some("?"),
+            Token::Quoted(s, _) if sql.as_bytes()[s] == b'"' && dialect.hides_double_quoted() => {
+                Some("?")
             }
             Token::Word(s, e) | Token::Quoted(s, e) | Token::Param(s, e) | Token::Punct(s, e) => {
-                if space {
-                    sanitized.push(' ');
-                    space = false;
-                }
-                sanitized.push_str(&sql[s..e]);
+                Some(&sql[s..e])
             }
+        };
+        if let Some(written) = written {
+            if space {
+                sanitized.push(' ');
+                space = false;
+            }
+            sanitized.push_str(written);
         }
         summarizer.token(sql, token);
     }
@@ -806,33 +1111,30 @@ pub fn analyze(sql: &str) -> QueryInfo {
         summary: summarizer.summary,
         operation,
         collection,
+        writes: summarizer.writes,
     }
 }
 
 /// The byte ranges, ordered by their start, that are literals or comments in the other
-/// readings of the text: where a backslash escapes a quote in every string (PostgreSQL with
-/// `standard_conforming_strings` off, MySQL), where `[…]` and `` `…` `` quote names (SQLite,
-/// MySQL), and both; empty when the text has no backslash, bracket or backquote.
+/// `readings` of the text (see [`Dialect`]), and with `double_quoted` their `"…"` names too
+/// (which may be strings).
 ///
-/// The text is read the standard way (a backslash is a plain character in `'…'`, a bracket or a
-/// backquote a character of its own), and whatever is a literal or a comment in any reading is
-/// hidden: `'it\'s SECRET'` is one string in the old reading and `'C:\', 'SECRET'` two in the
-/// standard one, `[it's] = 'SECRET'` a name and a string in SQLite's reading and a string then a
-/// word in PostgreSQL's (where `data['key']` is a string in brackets), and none of them leaks.
-fn other_literals(sql: &str) -> Vec<(usize, usize)> {
-    let backslash = sql.contains('\\');
-    let brackets = sql.contains(['[', '`']);
+/// The text is written as the dialect's main reading tokenizes it, and whatever is a literal or
+/// a comment in any other reading is hidden: in PostgreSQL, `'it\'s SECRET'` is one string
+/// where a backslash escapes and `'C:\', 'SECRET'` two where it does not, and neither leaks;
+/// for another system, MySQL's `"SECRET"` and `# SECRET` are hidden as well.
+fn other_literals(sql: &str, readings: &[Syntax], double_quoted: bool) -> Vec<(usize, usize)> {
     let mut ranges = Vec::new();
-    for (with_backslash, with_brackets) in [(true, false), (false, true), (true, true)] {
-        if (with_backslash && !backslash) || (with_brackets && !brackets) {
-            continue;
-        }
-        let mut lexer = Lexer::new(sql, with_backslash, with_brackets);
+    for &syntax in readings {
+        let mut lexer = Lexer::new(sql, syntax);
         loop {
             let start = lexer.pos;
             match lexer.next() {
                 None => break,
                 Some(Token::Literal) => ranges.push((start, lexer.pos)),
+                Some(Token::Quoted(s, e)) if double_quoted && sql.as_bytes()[s] == b'"' => {
+                    ranges.push((s, e));
+                }
                 // A comment: what it holds is hidden as a literal's content is.
                 Some(Token::Space) if !sql.as_bytes()[start].is_ascii_whitespace() => {
                     ranges.push((start, lexer.pos));
@@ -849,8 +1151,10 @@ fn other_literals(sql: &str) -> Vec<(usize, usize)> {
 /// The statements already read, by text: an application runs the same few statements over and
 /// over (sqlx caches their prepared forms for the same reason), and a lookup costs a fraction of
 /// a read. Bounded: when full it starts over, so a stream of ever-different texts (literals
-/// inlined by the application) costs a read each, never unbounded memory.
+/// inlined by the application) costs a read each, never unbounded memory. One per pool, so that
+/// it reads by the pool's [`Dialect`].
 pub(crate) struct InfoCache {
+    dialect: Dialect,
     map: std::sync::Mutex<std::collections::HashMap<Box<str>, std::sync::Arc<QueryInfo>>>,
 }
 
@@ -861,17 +1165,19 @@ pub(crate) const CACHE_CAPACITY: usize = 1024;
 pub(crate) const CACHE_MAX_TEXT: usize = 2048;
 
 impl InfoCache {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(dialect: Dialect) -> Self {
         InfoCache {
+            dialect,
             map: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }
 
-    /// The [`analyze`] of `sql`, read once per text. Texts longer than [`CACHE_MAX_TEXT`] are
-    /// read each time and not kept (generated batches would otherwise fill the memory).
+    /// The [`Dialect::analyze`] of `sql`, read once per text. Texts longer than
+    /// [`CACHE_MAX_TEXT`] are read each time and not kept (generated batches would otherwise
+    /// fill the memory).
     pub(crate) fn get(&self, sql: &str) -> std::sync::Arc<QueryInfo> {
         if sql.len() > CACHE_MAX_TEXT {
-            return std::sync::Arc::new(analyze(sql));
+            return std::sync::Arc::new(self.dialect.analyze(sql));
         }
         let lock = || {
             self.map
@@ -882,7 +1188,7 @@ impl InfoCache {
             return std::sync::Arc::clone(info);
         }
         // Read outside the lock: other threads keep hitting the cache meanwhile.
-        let info = std::sync::Arc::new(analyze(sql));
+        let info = std::sync::Arc::new(self.dialect.analyze(sql));
         let mut map = lock();
         if map.len() >= CACHE_CAPACITY {
             map.clear();
@@ -900,6 +1206,7 @@ pub(crate) fn fixed(operation: &str) -> QueryInfo {
         summary: operation.to_owned(),
         operation: Some(operation.to_owned()),
         collection: None,
+        writes: false,
     }
 }
 
@@ -917,7 +1224,7 @@ mod tests {
 
     #[test]
     fn the_cache_reads_each_text_once_and_stays_bounded() {
-        let cache = InfoCache::new();
+        let cache = InfoCache::new(Dialect::Postgres);
         let a = cache.get("SELECT 1");
         let b = cache.get("SELECT 1");
         assert!(std::sync::Arc::ptr_eq(&a, &b));
@@ -1002,6 +1309,21 @@ mod tests {
         assert_eq!(sanitized("SELECT /* open 'secret'"), "SELECT");
     }
 
+    fn sqlite(sql: &str) -> QueryInfo {
+        Dialect::Sqlite.analyze(sql)
+    }
+
+    fn other(sql: &str) -> QueryInfo {
+        Dialect::Other.analyze(sql)
+    }
+
+    /// Fails unless no field of `info` holds `secret`.
+    fn assert_hidden(sql: &str, info: &QueryInfo, secret: &str) {
+        for field in [&info.sanitized, &info.summary] {
+            assert!(!field.contains(secret), "{sql:?} -> {field:?}");
+        }
+    }
+
     #[test]
     fn sqlite_parameters_and_syntax() {
         let cases = [
@@ -1010,52 +1332,227 @@ mod tests {
                 "SELECT * FROM t WHERE a = ? AND b = ?2 AND c = ?13 AND d <> ?",
             ),
             (
-                "INSERT INTO t (a, b, c) VALUES (:a, @b, $c)",
-                "INSERT INTO t (a, b, c) VALUES (:a, @b, $c)",
+                "INSERT INTO t (a, b, c, d) VALUES (:a, @b, $c, #d)",
+                "INSERT INTO t (a, b, c, d) VALUES (:a, @b, $c, #d)",
             ),
             (
-                "INSERT INTO t VALUES (X'53454352', 'it''s', 1.5e3, ?1)",
-                "INSERT INTO t VALUES (?, ?, ?, ?1)",
+                "INSERT INTO t VALUES (X'53454352', 'it''s', 1.5e3, ?1, $1)",
+                "INSERT INTO t VALUES (?, ?, ?, ?1, $1)",
             ),
             (
                 "SELECT [odd name], `other` FROM t",
                 "SELECT [odd name], `other` FROM t",
             ),
-            ("SELECT data ? 'key' FROM t", "SELECT data ? ? FROM t"),
+            ("SELECT a ? 'key' FROM t", "SELECT a ? ? FROM t"),
+            // A quote inside a bracketed or backquoted name is part of the name.
+            (
+                "SELECT [it's], `it``s` FROM t WHERE a = 'SECRET' AND b = 1",
+                "SELECT [it's], `it``s` FROM t WHERE a = ? AND b = ?",
+            ),
+            (
+                "SELECT [it's] /* 'SECRET' */ FROM t",
+                "SELECT [it's] FROM t",
+            ),
+            ("SELECT [it's] -- 'SECRET'\n FROM t", "SELECT [it's] FROM t"),
+            // No backslash escapes in SQLite: `'it\'` is a string.
+            ("SELECT 'C:\\', 'SECRET' FROM t", "SELECT ?, ? FROM t"),
         ];
         for (sql, expected) in cases {
-            assert_eq!(sanitized(sql), expected, "{sql}");
+            assert_eq!(sqlite(sql).sanitized, expected, "{sql}");
         }
-        // A quote inside a bracketed or backquoted name: SQLite's reading (a name, then a
-        // string) and PostgreSQL's (a string, then words) are both hidden.
-        for sql in [
-            "SELECT [it's] FROM t WHERE a = 'SECRET' AND b = 1",
-            "SELECT `it's` FROM t WHERE a = 'SECRET' AND b = 1",
-            "SELECT `it``s` FROM t WHERE a = 'it\\'s SECRET'",
-            "SELECT [it's] /* 'SECRET' */ FROM t",
-            "SELECT [it's] -- 'SECRET'\n FROM t",
-        ] {
-            let info = analyze(sql);
-            assert!(
-                !info.sanitized.contains("SECRET"),
-                "{sql} -> {}",
-                info.sanitized
-            );
-            assert!(info.sanitized.starts_with("SELECT "), "{}", info.sanitized);
-        }
-        // PostgreSQL's subscripts: a string in brackets is still a string.
         assert_eq!(
-            sanitized("SELECT data['SECRET'], arr[1] FROM t"),
-            "SELECT data[?], arr[?] FROM t"
-        );
-        assert_eq!(
-            summary("INSERT INTO users (id, email) VALUES (?1, ?2)"),
+            sqlite("INSERT INTO users (id, email) VALUES (?1, ?2)").summary,
             "INSERT users"
         );
         assert_eq!(
-            summary("SELECT name FROM users WHERE id = ? LIMIT 1"),
+            sqlite("SELECT name FROM users WHERE id = ? LIMIT 1").summary,
             "SELECT users"
         );
+    }
+
+    /// The readings added for SQLite are SQLite's: PostgreSQL's text is read as before they
+    /// were, where `[` is a subscript and a string inside it is a string.
+    #[test]
+    fn postgresql_brackets_are_subscripts_holding_strings() {
+        let cases = [
+            (
+                "SELECT data['a]'] FROM users",
+                "SELECT data[?] FROM users",
+                "SELECT users",
+            ),
+            (
+                "UPDATE users SET tags = ARRAY['a]', 'b'] WHERE org_id IN (SELECT id FROM orgs)",
+                "UPDATE users SET tags = ARRAY[?, ?] WHERE org_id IN (SELECT id FROM orgs)",
+                "UPDATE users SELECT orgs",
+            ),
+            (
+                "SELECT data['SECRET'], arr[1] FROM t",
+                "SELECT data[?], arr[?] FROM t",
+                "SELECT t",
+            ),
+            ("SELECT `a` FROM t", "SELECT `a` FROM t", "SELECT t"),
+        ];
+        for (sql, text, summary) in cases {
+            let info = analyze(sql);
+            assert_eq!(info.sanitized, text, "{sql}");
+            assert_eq!(info.summary, summary, "{sql}");
+        }
+    }
+
+    #[test]
+    fn sqlite_block_comments_do_not_nest_and_line_comments_end_at_newlines() {
+        let cases = [
+            (
+                "SELECT name FROM files /* skip /tmp/* */ WHERE path GLOB '*/cache' AND owner = 'SECRET'",
+                "SELECT name FROM files WHERE path GLOB ? AND owner = ?",
+            ),
+            ("SELECT /* /* */ '*/' || 'SECRET'", "SELECT ? || ?"),
+            ("SELECT 1 --\r'\n, 'SECRET' --'", "SELECT ? , ?"),
+            ("SELECT 1 -- a\r SECRET\n, 2", "SELECT ? , ?"),
+            ("SELECT /* open 'SECRET'", "SELECT"),
+        ];
+        for (sql, expected) in cases {
+            assert_eq!(sqlite(sql).sanitized, expected, "{sql:?}");
+        }
+        // PostgreSQL's own rules stay: its comments nest, and `\r` ends a line comment.
+        assert_eq!(sanitized("SELECT 1 -- x\r, 'SE\nCRET'"), "SELECT ? , ?",);
+        assert_eq!(sanitized("SELECT /* a /* b */ 'c' */ 1"), "SELECT ?",);
+    }
+
+    #[test]
+    fn sqlite_has_no_escape_strings_or_dollar_quotes() {
+        let cases = [
+            // A column `e`, then a string alias.
+            ("SELECT e'\\', 'SECRET' FROM t", "SELECT e?, ? FROM t"),
+            // A parameter `$a$`, then a string.
+            ("SELECT $a$, '$a$ SECRET' FROM t", "SELECT $a$, ? FROM t"),
+            // A parameter with a Tcl suffix holding a quote: hidden whole.
+            ("SELECT $a('), 'SECRET' --", "SELECT ?, ?"),
+            ("SELECT $a::b::c, $a(x y), 'SECRET'", "SELECT $a::b::c, ?"),
+            ("SELECT $$, 'SECRET' FROM t", "SELECT $$, ? FROM t"),
+            ("SELECT 1$a, 'SECRET'", "SELECT ?, ?"),
+            (
+                "SELECT n'SECRET', b'SECRET', u&'SECRET'",
+                "SELECT n?, b?, u&?",
+            ),
+        ];
+        for (sql, expected) in cases {
+            assert_eq!(sqlite(sql).sanitized, expected, "{sql:?}");
+        }
+        // The same texts in PostgreSQL are PostgreSQL's escape strings and dollar quotes.
+        assert_eq!(sanitized("SELECT e'\\', 'z' FROM t"), "SELECT ?z?");
+        assert_eq!(sanitized("SELECT $a$, '$a$ z' FROM t"), "SELECT ? z?");
+    }
+
+    #[test]
+    fn blobs_and_bit_strings_are_literals() {
+        for sql in ["SELECT X'' , 'SECRET'", "SELECT B'1' , 'SECRET'"] {
+            assert_eq!(sanitized(sql), "SELECT ? , ?", "{sql}");
+        }
+        assert_eq!(sqlite("SELECT x'' , 'SECRET'").sanitized, "SELECT ? , ?");
+        // A malformed blob is an error to SQLite, which still ends it at the next quote.
+        assert_eq!(sqlite("SELECT x'5', 'SECRET'").sanitized, "SELECT ?, ?");
+        // SQLite ends a blob at the next quote and starts a string there; both are hidden.
+        assert_hidden("x'1F''SECRET'", &sqlite("SELECT x'1F''SECRET'"), "SECRET");
+        assert_eq!(other("SELECT x'' , 'SECRET'").sanitized, "SELECT ? , ?");
+    }
+
+    /// SQLite takes a double-quoted word that names no column for a string: every `"…"` is
+    /// hidden in the text, and still read as a name by the summary.
+    #[test]
+    fn sqlite_double_quoted_words_are_hidden_but_name_tables() {
+        let info = sqlite("SELECT \"id\" FROM \"users\" WHERE name = \"SECRET\"");
+        assert_eq!(info.sanitized, "SELECT ? FROM ? WHERE name = ?");
+        assert_eq!(info.summary, "SELECT \"users\"");
+        assert_eq!(info.collection.as_deref(), Some("\"users\""));
+        // PostgreSQL's are names, always.
+        assert_eq!(
+            sanitized("SELECT \"id\" FROM \"users\""),
+            "SELECT \"id\" FROM \"users\""
+        );
+    }
+
+    #[test]
+    fn sqlite_bracketed_and_backquoted_tables_are_summarized_by_name() {
+        let cases = [
+            ("UPDATE [users] SET a = ?1", "UPDATE users"),
+            ("INSERT INTO `users` (a) VALUES (?)", "INSERT users"),
+            (
+                "SELECT * FROM [main].[users] JOIN `orders` o",
+                "SELECT main.users orders",
+            ),
+            ("SELECT * FROM [odd name]", "SELECT [odd name]"),
+            ("DELETE FROM `we``ird`", "DELETE `we``ird`"),
+            ("CREATE TABLE [t] (a)", "CREATE t"),
+            ("UPDATE OR IGNORE [users] SET a = 1", "UPDATE users"),
+            ("INSERT OR REPLACE INTO users VALUES (1)", "INSERT users"),
+            ("REPLACE INTO users VALUES (1)", "REPLACE users"),
+        ];
+        for (sql, expected) in cases {
+            assert_eq!(sqlite(sql).summary, expected, "{sql}");
+        }
+        assert_eq!(
+            sqlite("UPDATE [users] SET a = ?1").collection.as_deref(),
+            Some("users")
+        );
+    }
+
+    #[test]
+    fn writes_are_known_from_the_operations() {
+        for (sql, writes) in [
+            ("INSERT INTO t VALUES (1)", true),
+            ("UPDATE t SET a = 1", true),
+            ("DELETE FROM t", true),
+            ("REPLACE INTO t VALUES (1)", true),
+            ("WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x", true),
+            ("SELECT * FROM t", false),
+            ("SELECT * FROM t FOR UPDATE", false),
+            ("CREATE TABLE t (a)", false),
+            ("DROP TABLE t", false),
+            ("PRAGMA user_version", false),
+        ] {
+            assert_eq!(sqlite(sql).writes, writes, "{sql}");
+            if !sql.starts_with("REPLACE") {
+                assert_eq!(analyze(sql).writes, writes, "{sql}");
+            }
+        }
+        assert!(!fixed("COMMIT").writes);
+        // `REPLACE` is SQLite's and MySQL's statement; in PostgreSQL a name like any other.
+        assert_eq!(other("REPLACE INTO t VALUES (1)").summary, "REPLACE t");
+        assert_eq!(summary("SELECT * FROM replace"), "SELECT replace");
+        assert_eq!(sqlite("SELECT * FROM replace").summary, "SELECT replace");
+    }
+
+    /// Another system (MySQL through `Any`): MySQL's strings and comments are hidden too.
+    #[test]
+    fn other_systems_are_read_conservatively() {
+        for sql in [
+            "SELECT * FROM t WHERE a = \"SECRET\"",
+            "SELECT * FROM t WHERE a = \"it\\\" SECRET\"",
+            "SELECT * FROM t WHERE a = 'it\\' SECRET'",
+            "SELECT * FROM t # SECRET\nWHERE a = 1",
+            "SELECT * FROM t WHERE a = 'C:\\', b = 'SECRET'",
+            "SELECT /* /* */ '*/' || 'SECRET'",
+            "SELECT 1 --\r'\n, 'SECRET' --'",
+            "SELECT [it's], 'SECRET' FROM t",
+            "SELECT data['a]'], 'SECRET' FROM t",
+            "SELECT $a$, '$a$ SECRET' FROM t",
+        ] {
+            assert_hidden(sql, &other(sql), "SECRET");
+        }
+        let info = other("INSERT INTO `users` (a) VALUES (?)");
+        assert_eq!(info.summary, "INSERT users");
+        assert_eq!(info.sanitized, "INSERT INTO `users` (a) VALUES (?)");
+    }
+
+    #[test]
+    fn the_dialect_follows_the_system_name() {
+        assert_eq!(Dialect::of_system("postgresql"), Dialect::Postgres);
+        assert_eq!(Dialect::of_system("sqlite"), Dialect::Sqlite);
+        for system in ["mysql", "mariadb", "other_sql", "microsoft.sql_server"] {
+            assert_eq!(Dialect::of_system(system), Dialect::Other, "{system}");
+        }
+        assert_eq!(Dialect::default(), Dialect::Postgres);
     }
 
     #[test]

@@ -252,3 +252,107 @@ async fn one_pool_type_on_postgresql_chosen_by_a_postgres_url() {
     assert!(message.contains("SQLSTATE 23505"), "{message}");
     assert!(message.contains(&format!("table {table}")), "{message}");
 }
+
+/// Through `Any`, an SQLite URL is read by SQLite's driver, as `TracedPool<Sqlite>` reads it: an
+/// in-memory database named by no file has no `db.namespace` (its pool is named `sqlite`), and
+/// each `sqlite::memory:` pool has sqlx's own name for its database. A statement that writes
+/// nothing records no change count (SQLite's would be the last write's), and the text is read by
+/// SQLite's rules (a double-quoted string is hidden, `[users]` is a name).
+#[tokio::test]
+async fn an_sqlite_url_is_described_and_read_as_sqlite_reads_it() {
+    let (telemetry, store) = memory().await;
+    for url in ["sqlite://?mode=memory", "sqlite:?mode=memory"] {
+        store.clear();
+        let pool = connect(url, &telemetry).await;
+        sqlx::query("SELECT 1")
+            .fetch_one(pool.with(&telemetry.context()))
+            .await
+            .unwrap();
+        telemetry.flush(Duration::from_secs(1)).await.unwrap();
+        let snapshot = store.snapshot();
+        let span = snapshot.span("SELECT").span().clone();
+        assert_eq!(str_attr(&span, "db.system.name"), "sqlite");
+        assert!(span.attribute("db.namespace").is_none(), "{url}: {span:#?}");
+        let max = snapshot.points("db.client.connection.max");
+        assert_eq!(
+            max[0].attribute("db.client.connection.pool.name"),
+            Some(&Value::from("sqlite")),
+            "{url}"
+        );
+        pool.inner().close().await;
+    }
+
+    let mut names = Vec::new();
+    for _ in 0..2 {
+        store.clear();
+        let pool = connect("sqlite::memory:", &telemetry).await;
+        sqlx::query("SELECT 1")
+            .fetch_one(pool.with(&telemetry.context()))
+            .await
+            .unwrap();
+        telemetry.flush(Duration::from_secs(1)).await.unwrap();
+        let snapshot = store.snapshot();
+        let span = snapshot.span("SELECT").span().clone();
+        let name = str_attr(&span, "db.namespace").to_owned();
+        assert!(name.starts_with("file:sqlx-in-memory-"), "{name}");
+        names.push(name);
+        pool.inner().close().await;
+    }
+    assert_ne!(names[0], names[1]);
+
+    // One connection, so that every statement runs where the INSERT ran.
+    store.clear();
+    let file = std::env::temp_dir().join(format!("{}.db", unique("hyperion-any-changes")));
+    sqlx::any::install_default_drivers();
+    let plain = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&format!("sqlite://{}?mode=rwc", file.display()))
+        .await
+        .unwrap();
+    let pool: TracedPool<Any> = TracedPool::new(plain, &telemetry);
+    let ctx = telemetry.context();
+    let db = pool.with(&ctx);
+    sqlx::query("CREATE TABLE users (id BIGINT PRIMARY KEY, name TEXT)")
+        .execute(db)
+        .await
+        .unwrap();
+    let done = sqlx::query("INSERT INTO [users] (id, name) VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+        .execute(db)
+        .await
+        .unwrap();
+    assert_eq!(done.rows_affected(), 3);
+    let found: Vec<i64> = sqlx::query_scalar("SELECT id FROM users WHERE name = \"SECRET\"")
+        .fetch_all(db)
+        .await
+        .unwrap();
+    assert!(found.is_empty());
+    let created = sqlx::query("CREATE TABLE other (id BIGINT)")
+        .execute(db)
+        .await
+        .unwrap();
+    assert_eq!(
+        created.rows_affected(),
+        3,
+        "SQLite's count, still the INSERT's"
+    );
+    pool.inner().close().await;
+    let _ = std::fs::remove_file(&file);
+
+    telemetry.flush(Duration::from_secs(1)).await.unwrap();
+    let snapshot = store.snapshot();
+    let insert = snapshot.span("INSERT users").span();
+    assert_eq!(
+        insert.attribute("hyperion.db.affected_rows"),
+        Some(&Value::I64(3))
+    );
+    let create = snapshot.span("CREATE other").span();
+    assert!(
+        create.attribute("hyperion.db.affected_rows").is_none(),
+        "{create:#?}"
+    );
+    let select = snapshot.span("SELECT users").span();
+    assert_eq!(
+        str_attr(select, "db.query.text"),
+        "SELECT id FROM users WHERE name = ?"
+    );
+}

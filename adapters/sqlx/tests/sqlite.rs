@@ -414,3 +414,172 @@ async fn a_stream_on_the_plain_pool_reference_counts_its_rows() {
         Some(handler.span_context().span_id())
     );
 }
+
+/// SQLite's change count is `sqlite3_changes()`, the rows of the connection's last INSERT,
+/// UPDATE or DELETE, which sqlx reads for every statement: a SELECT or a CREATE TABLE run after
+/// an INSERT on the same connection would report the INSERT's rows. Only writes record it.
+#[tokio::test]
+async fn statements_that_write_nothing_record_no_stale_change_count() {
+    let db = TempDb::new().await;
+    // One connection: every statement runs on the connection the INSERT ran on.
+    let one = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(SqliteConnectOptions::new().filename(&db.path))
+        .await
+        .unwrap();
+    let (telemetry, store) = memory().await;
+    let pool: TracedPool<Sqlite> = TracedPool::new(one.clone(), &telemetry);
+    let ctx = telemetry.context();
+    let done = sqlx::query(
+        "INSERT INTO users (id, email) VALUES (1, 'a@example.com'), (2, 'b@example.com'), (3, 'c@example.com')",
+    )
+    .execute(pool.with(&ctx))
+    .await
+    .unwrap();
+    assert_eq!(done.rows_affected(), 3);
+    // A stream (sqlx hands over the statement's result) and an execute.
+    let ids: Vec<i64> = sqlx::query_scalar::<_, i64>("SELECT id FROM users ORDER BY id")
+        .fetch(pool.with(&ctx))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(ids, [1, 2, 3]);
+    let created = sqlx::query("CREATE TABLE other (id INTEGER)")
+        .execute(pool.with(&ctx))
+        .await
+        .unwrap();
+    // What sqlx itself says: the INSERT's count, still.
+    assert_eq!(created.rows_affected(), 3);
+    let deleted = sqlx::query("DELETE FROM users WHERE id > 1")
+        .execute(pool.with(&ctx))
+        .await
+        .unwrap();
+    assert_eq!(deleted.rows_affected(), 2);
+
+    let snapshot = flushed(&telemetry, &store).await;
+    let insert = snapshot.span("INSERT users").span().clone();
+    assert_eq!(int_attr(&insert, "hyperion.db.affected_rows"), 3);
+    let select = snapshot.span("SELECT users").span().clone();
+    assert_eq!(int_attr(&select, "db.response.returned_rows"), 3);
+    assert!(
+        select.attribute("hyperion.db.affected_rows").is_none(),
+        "{select:#?}"
+    );
+    let create = snapshot.span("CREATE other").span().clone();
+    assert!(
+        create.attribute("hyperion.db.affected_rows").is_none(),
+        "{create:#?}"
+    );
+    let delete = snapshot.span("DELETE users").span().clone();
+    assert_eq!(int_attr(&delete, "hyperion.db.affected_rows"), 2);
+    one.close().await;
+}
+
+/// An in-memory database named by no file (`sqlite://?mode=memory`) has no `db.namespace`
+/// rather than an empty one, and its pool is still named; `sqlite::memory:` is named as sqlx
+/// names it, one name per pool.
+#[tokio::test]
+async fn in_memory_databases_have_no_empty_namespace_or_pool_name() {
+    let (telemetry, store) = memory().await;
+    for url in ["sqlite://?mode=memory", "sqlite:?mode=memory"] {
+        store.clear();
+        let plain = SqlitePool::connect(url).await.unwrap();
+        let pool: TracedPool<Sqlite> = TracedPool::new(plain.clone(), &telemetry);
+        sqlx::query("SELECT 1")
+            .fetch_one(pool.with(&telemetry.context()))
+            .await
+            .unwrap();
+        let snapshot = flushed(&telemetry, &store).await;
+        let span = snapshot.span("SELECT").span().clone();
+        assert!(span.attribute("db.namespace").is_none(), "{url}: {span:#?}");
+        let max = snapshot.points("db.client.connection.max");
+        assert_eq!(
+            max[0].attribute("db.client.connection.pool.name"),
+            Some(&Value::from("sqlite")),
+            "{url}"
+        );
+        for point in snapshot.points(OPERATION_DURATION_METRIC) {
+            assert!(point.attribute("db.namespace").is_none(), "{url}");
+        }
+        plain.close().await;
+    }
+    let mut names = Vec::new();
+    for _ in 0..2 {
+        store.clear();
+        let plain = SqlitePool::connect("sqlite::memory:").await.unwrap();
+        let pool: TracedPool<Sqlite> = TracedPool::new(plain.clone(), &telemetry);
+        sqlx::query("SELECT 1")
+            .fetch_one(pool.with(&telemetry.context()))
+            .await
+            .unwrap();
+        let snapshot = flushed(&telemetry, &store).await;
+        let span = snapshot.span("SELECT").span().clone();
+        let name = str_attr(&span, "db.namespace").to_owned();
+        assert!(name.starts_with("file:sqlx-in-memory-"), "{name}");
+        names.push(name);
+        plain.close().await;
+    }
+    assert_ne!(names[0], names[1]);
+}
+
+/// SQLite's text is read by SQLite's rules: a double-quoted word that names no column is a
+/// string to SQLite (and is hidden), block comments do not nest, `[..]` and `` `..` `` are
+/// names (the summary reads them), `$1` and `?1` are parameters.
+#[tokio::test]
+async fn sqlite_text_is_read_by_sqlites_rules() {
+    let db = TempDb::new().await;
+    let (telemetry, store) = memory().await;
+    let pool: TracedPool<Sqlite> = TracedPool::new(db.pool.clone(), &telemetry);
+    let ctx = telemetry.context();
+    sqlx::query("INSERT INTO [users] (id, email, name) VALUES (1, 'x@example.com', 'SECRET-1')")
+        .execute(pool.with(&ctx))
+        .await
+        .unwrap();
+    // SQLite takes "SECRET-1" for a string: the row is found.
+    let found: Vec<i64> = sqlx::query_scalar("SELECT id FROM users WHERE name = \"SECRET-1\"")
+        .fetch_all(pool.with(&ctx))
+        .await
+        .unwrap();
+    assert_eq!(found, [1]);
+    let found: Vec<String> =
+        sqlx::query_scalar("SELECT /* /* */ '*/' || 'SECRET-2' FROM `users` WHERE id = $1")
+            .bind(1_i64)
+            .fetch_all(pool.with(&ctx))
+            .await
+            .unwrap();
+    assert_eq!(found, ["*/SECRET-2"]);
+    sqlx::query("UPDATE [users] SET orders = ?1 WHERE name = 'SECRET-3'")
+        .bind(2_i64)
+        .execute(pool.with(&ctx))
+        .await
+        .unwrap();
+
+    let snapshot = flushed(&telemetry, &store).await;
+    let names: Vec<_> = snapshot.spans.iter().map(|s| s.name.clone()).collect();
+    assert_eq!(
+        names,
+        [
+            "INSERT users",
+            "SELECT users",
+            "SELECT users",
+            "UPDATE users"
+        ]
+    );
+    let texts: Vec<_> = snapshot
+        .spans
+        .iter()
+        .map(|s| str_attr(s, "db.query.text").to_owned())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "INSERT INTO [users] (id, email, name) VALUES (?, ?, ?)",
+            "SELECT id FROM users WHERE name = ?",
+            "SELECT ? || ? FROM `users` WHERE id = $1",
+            "UPDATE [users] SET orders = ?1 WHERE name = ?",
+        ]
+    );
+    for value in every_string(&snapshot) {
+        assert!(!value.contains("SECRET"), "a literal leaked: {value}");
+    }
+}
