@@ -101,10 +101,18 @@ pub async fn up(options: UpOptions) -> Result<(), BoxError> {
         if let Some(viewer) = &viewer {
             // Every signal to the viewer: spans and log records over OTLP, and the viewer
             // scrapes each /metrics for the exemplars (OTLP metrics carry none yet).
+            // The viewer's gRPC port, whatever the shell says of protocols and per-signal
+            // endpoints (which would send the telemetry somewhere else).
             command
                 .env("HYPERION_TRACING__EXPORTER", "otlp")
                 .env("OTEL_EXPORTER_OTLP_ENDPOINT", viewer.otlp_grpc_endpoint())
+                .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
                 .env("HYPERION_LOGGING__OTLP", "true");
+            for signal in ["TRACES", "LOGS"] {
+                for setting in ["ENDPOINT", "PROTOCOL"] {
+                    command.env_remove(format!("OTEL_EXPORTER_OTLP_{signal}_{setting}"));
+                }
+            }
         }
         let mut child = match command.spawn() {
             Ok(child) => child,

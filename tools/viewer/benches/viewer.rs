@@ -15,7 +15,8 @@
 // | `/api/traces/{id}`, 200 spans (150 KB)                   | median 0.86 ms, p99 1.39 ms    |                               |
 // | memory per stored span (8-span traces, 6 attributes)     | ~1.4 KB (+109 MiB RSS, 80,000) |                               |
 //
-// So the default limits (250,000 spans) hold the viewer's spans to about 350 MB at most. Page
+// So the default limits (250,000 spans) hold spans like these to about 350 MB (the limits count
+// items, not bytes: spans with many long attributes take more). Page
 // times are server time plus loopback, not the browser's rendering.
 //
 // A harness=false program: the viewer and its client in one process on one 2-worker tokio

@@ -43,5 +43,5 @@ pub mod web;
 
 pub use ids::{IdError, SpanId, TraceId};
 pub use scrape::{ScrapeTarget, ScrapeTargetError};
-pub use server::{Viewer, ViewerConfig, ViewerError};
+pub use server::{MIN_SCRAPE_INTERVAL, Viewer, ViewerConfig, ViewerError};
 pub use store::{Limits, LimitsError, Stats, Store};

@@ -105,7 +105,16 @@ async fn main() -> ExitCode {
             max_metric_points: args.max_metric_points,
         },
         scrape: args.scrape,
-        scrape_interval: Duration::from_secs_f64(args.scrape_interval),
+        scrape_interval: match Duration::try_from_secs_f64(args.scrape_interval) {
+            Ok(interval) => interval,
+            Err(_) => {
+                eprintln!(
+                    "hyperion-viewer: --scrape-interval {} is not a number of seconds",
+                    args.scrape_interval
+                );
+                return ExitCode::FAILURE;
+            }
+        },
     };
     let mut viewer = match Viewer::start(config.clone()).await {
         Ok(viewer) => viewer,

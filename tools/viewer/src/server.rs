@@ -14,6 +14,9 @@ use crate::otlp::{Logs, Metrics, Traces};
 use crate::scrape::ScrapeTarget;
 use crate::store::{Limits, LimitsError, Store};
 
+/// The shortest scrape interval accepted.
+pub const MIN_SCRAPE_INTERVAL: Duration = Duration::from_millis(100);
+
 /// Where the viewer listens, what it keeps, and what it scrapes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ViewerConfig {
@@ -83,6 +86,9 @@ pub enum ViewerError {
         #[source]
         source: io::Error,
     },
+    /// A setting that cannot work.
+    #[error("invalid setting: {0}")]
+    Setting(String),
     /// A server stopped with an error.
     #[error("the {what} server failed: {message}")]
     Serve {
@@ -91,6 +97,41 @@ pub enum ViewerError {
         /// What it said.
         message: String,
     },
+}
+
+/// Refuses a request whose `Host` names anything but this machine, when the viewer listens on
+/// loopback: a web page elsewhere that rebinds its own name to 127.0.0.1 (DNS rebinding) would
+/// otherwise read the stored telemetry, or post to it, from a browser tab. Browsers always
+/// send `Host`; a request without one (an HTTP/1.0 script) is let through.
+async fn loopback_host_only(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let host = request
+        .headers()
+        .get(http::header::HOST)
+        .map(|value| value.to_str().unwrap_or("?").to_owned());
+    let allowed = host.as_deref().is_none_or(|host| {
+        let name = match host.strip_prefix('[') {
+            Some(rest) => rest.split(']').next().unwrap_or_default(),
+            None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+        };
+        name.eq_ignore_ascii_case("localhost")
+            || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    });
+    if allowed {
+        next.run(request).await
+    } else {
+        use axum::response::IntoResponse;
+        (
+            http::StatusCode::FORBIDDEN,
+            format!(
+                "the viewer answers requests for localhost only, not for Host {:?}",
+                host.unwrap_or_default()
+            ),
+        )
+            .into_response()
+    }
 }
 
 /// A running viewer. Dropping it stops every server at once; [`Viewer::shutdown`] stops them
@@ -146,6 +187,12 @@ impl Viewer {
     /// A limit that cannot work, or a port that cannot be bound (the error names the port and
     /// the flag that moves it).
     pub async fn start(config: ViewerConfig) -> Result<Viewer, ViewerError> {
+        if !config.scrape.is_empty() && config.scrape_interval < MIN_SCRAPE_INTERVAL {
+            return Err(ViewerError::Setting(format!(
+                "the scrape interval is {:?}; it must be at least {MIN_SCRAPE_INTERVAL:?}",
+                config.scrape_interval
+            )));
+        }
         let store = Store::new(config.limits)?;
         let grpc = bind(config.bind, config.grpc_port, "OTLP/gRPC", "--grpc-port").await?;
         let http = bind(config.bind, config.http_port, "OTLP/HTTP", "--http-port").await?;
@@ -180,6 +227,11 @@ impl Viewer {
             (http, crate::otlp::http::router(store.clone()), "OTLP/HTTP"),
             (ui, crate::web::router(store.clone()), "web page"),
         ] {
+            let router = if config.bind.is_loopback() {
+                router.layer(axum::middleware::from_fn(loopback_host_only))
+            } else {
+                router
+            };
             let signal = until_stopped(stopped.clone());
             tasks.spawn(async move {
                 axum::serve(listener, router)

@@ -307,10 +307,10 @@ async fn run(client: &Client, ui: &str, trace: &str) {
         .unwrap();
     let png = client.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    assert!(png.len() < 300_000, "the screenshot is {} bytes", png.len());
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/trace.png");
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, &png).unwrap();
-    assert!(png.len() < 300_000, "the screenshot is {} bytes", png.len());
 
     // The metrics page: the histogram's exemplar links to this trace, at its span.
     client

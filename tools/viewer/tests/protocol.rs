@@ -593,3 +593,76 @@ fn requests_are_what_the_tests_think() {
     let back: ExportTraceServiceRequest = serde_json::from_str(&json).unwrap();
     assert_eq!(back, pieces[0]);
 }
+
+/// Found by review: a span may claim any end time, and the trace page's axis must still draw
+/// (it overflowed, and panicked in a debug build, for a trace longer than u64::MAX / 4 ns).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_span_that_claims_to_end_at_the_end_of_time_still_draws() {
+    let viewer = viewer().await;
+    let id = trace_id(77);
+    let mut requests = three_service_trace(&id, 0);
+    requests[0].resource_spans[0].scope_spans[0].spans[0].end_time_unix_nano = u64::MAX;
+    let spans: usize = requests
+        .iter()
+        .map(|r| r.resource_spans[0].scope_spans[0].spans.len())
+        .sum();
+    for request in requests {
+        send_traces(&viewer, Transport::Grpc, request).await;
+    }
+    wait_for_trace(&viewer, &hex(&id), spans, Duration::from_secs(10)).await;
+    let (status, page) = get_text(&viewer, &format!("/traces/{}", hex(&id))).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("GET /orders/{id}"));
+}
+
+/// A page elsewhere that rebinds its name to 127.0.0.1 (DNS rebinding) is refused: the viewer
+/// on loopback answers only requests for localhost, on the page and on OTLP/HTTP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_for_another_host_are_refused_on_loopback() {
+    let viewer = viewer().await;
+    let client = http_client();
+    let ui = viewer.ui_url();
+    let port = ui
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    for (host, expected) in [
+        ("evil.example", 403),
+        (&*format!("evil.example:{port}"), 403),
+        (&*format!("localhost:{port}"), 200),
+        (&*format!("127.0.0.1:{port}"), 200),
+        (&*format!("[::1]:{port}"), 200),
+    ] {
+        let response = client
+            .get(format!("{ui}/api/stats"))
+            .header("host", host)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), expected, "Host {host}");
+    }
+    let otlp = client
+        .post(format!("{}/v1/traces", viewer.otlp_http_endpoint()))
+        .header("host", "evil.example")
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(otlp.status().as_u16(), 403);
+}
+
+#[tokio::test]
+async fn a_scrape_interval_too_short_is_refused() {
+    let config = hyperion_viewer::ViewerConfig {
+        scrape: vec!["svc=http://127.0.0.1:9/metrics".parse().unwrap()],
+        scrape_interval: Duration::ZERO,
+        ..hyperion_viewer::ViewerConfig::ephemeral()
+    };
+    let Err(error) = hyperion_viewer::Viewer::start(config).await else {
+        panic!("a zero interval is refused");
+    };
+    assert!(error.to_string().contains("at least 100ms"), "{error}");
+}

@@ -18,8 +18,10 @@ use serde::de::DeserializeOwned;
 
 use crate::store::{Ingested, Store};
 
-/// The largest export accepted, after decompression: 64 MiB.
-pub(crate) const MAX_MESSAGE: usize = 64 * 1024 * 1024;
+/// The largest export accepted, after decompression: 4 MiB, the OpenTelemetry Collector's gRPC
+/// default (an SDK's batch of 512 spans is a few hundred KiB). Decoded, a message can take
+/// tens of times its size in memory, so this bounds what one request can cost.
+pub(crate) const MAX_MESSAGE: usize = 4 * 1024 * 1024;
 
 /// One OTLP signal: its messages, where it is received, and how it is stored.
 pub(crate) trait OtlpSignal: Send + Sync + 'static {

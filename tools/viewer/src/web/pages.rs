@@ -314,7 +314,7 @@ pub fn trace_page(detail: &TraceDetail) -> Markup {
                 div.ticks {
                     @for i in 0..=4u64 {
                         span.tick style=(format!("left:{}%", i * 25)) {
-                            @if i == 0 { "0" } @else { (format::duration(s.duration_nanos * i / 4)) }
+                            @if i == 0 { "0" } @else { (format::duration(quarter(s.duration_nanos, i))) }
                         }
                     }
                 }
@@ -484,5 +484,20 @@ pub fn logs_page(logs: &[LogView]) -> Markup {
                 }
             }
         }
+    }
+}
+
+/// `duration × i / 4` without overflow, for the axis ticks (a span may claim any end time).
+fn quarter(duration: u64, i: u64) -> u64 {
+    u64::try_from(u128::from(duration) * u128::from(i) / 4).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tick_tests {
+    #[test]
+    fn ticks_of_the_longest_trace_do_not_overflow() {
+        assert_eq!(super::quarter(u64::MAX, 4), u64::MAX);
+        assert_eq!(super::quarter(u64::MAX, 2), u64::MAX / 2);
+        assert_eq!(super::quarter(100, 3), 75);
     }
 }
