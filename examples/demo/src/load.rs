@@ -295,9 +295,58 @@ pub fn report(summary: &Summary, options: &LoadOptions) -> String {
     }
     let _ = writeln!(
         out,
-        "where: search `demo up`'s output for the trace id (trace trees and JSON logs carry it);\n\
-         \x20      with the compose stack, http://localhost:16686/trace/<trace id> (Jaeger), and\n\
-         \x20      Grafana's duration panels link their exemplars to the same traces"
+        "where: with `demo up`, http://127.0.0.1:16686/traces/<trace id> (the local viewer; or search\n\
+         \x20      its output for the id with --no-viewer); with the compose stack,\n\
+         \x20      http://localhost:16686/trace/<trace id> (Jaeger), and Grafana's duration panels\n\
+         \x20      link their exemplars to the same traces"
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{LoadOptions, Sample, Summary, report};
+
+    fn sample(ms: u64, status: Option<u16>, trace: &str) -> Sample {
+        Sample {
+            route: "GET /users/{id}",
+            status,
+            latency: Duration::from_millis(ms),
+            trace_id: Some(trace.to_owned()),
+        }
+    }
+
+    #[test]
+    fn the_summary_counts_failures_and_reads_quantiles_by_nearest_rank() {
+        let samples: Vec<Sample> = (1..=100)
+            .map(|ms| sample(ms, Some(200), &format!("{ms:032x}")))
+            .chain([
+                sample(500, Some(502), &format!("{:032x}", 500)),
+                sample(7, None, &format!("{:032x}", 7)),
+            ])
+            .collect();
+        let summary = Summary {
+            samples,
+            elapsed: Duration::from_secs(2),
+        };
+        assert_eq!(summary.failures(), 2);
+        assert_eq!(summary.quantile(0.5), Duration::from_millis(50));
+        assert_eq!(summary.quantile(1.0), Duration::from_millis(500));
+        assert!((summary.throughput() - 51.0).abs() < 1e-9);
+        let options = LoadOptions {
+            requests: 102,
+            concurrency: 4,
+            gateway: "http://127.0.0.1:8080".into(),
+            progress: false,
+        };
+        let text = report(&summary, &options);
+        assert!(text.contains("errors    2 (5xx or no answer)"), "{text}");
+        assert!(text.contains("200 ×100, 502 ×1, no answer ×1"), "{text}");
+        let slowest = format!("slowest       {:032x}", 500);
+        assert!(text.contains(&slowest), "{text}");
+        assert!(text.contains("an error"), "{text}");
+        assert!(text.contains("127.0.0.1:16686/traces/"), "{text}");
+    }
 }
