@@ -253,6 +253,9 @@ impl Context {
     /// ```
     pub fn inject(&self, carrier: &mut dyn Injector) {
         if let Some(inner) = &self.0 {
+            if let Some(tracer) = self.tracer() {
+                tracer.injected(&inner.span);
+            }
             self.propagators()
                 .inject(&inner.span, &inner.baggage, inner.b3_debug, carrier);
         }
@@ -273,6 +276,9 @@ impl Context {
     /// assert!(headers.contains_key("traceparent"));
     /// ```
     pub fn inject_parts(&self, span: &SpanContext, baggage: &Baggage, carrier: &mut dyn Injector) {
+        if let Some(tracer) = self.tracer() {
+            tracer.injected(span);
+        }
         self.propagators()
             .inject(span, baggage, self.is_b3_debug(), carrier);
     }

@@ -407,7 +407,10 @@ impl CallState {
         let started = Instant::now();
 
         let (mut call_ctx, span) = if builtins & BUILTIN_TRACING != 0 {
-            ctx.start_span(format!("{component}.{method}"), SpanOptions::new())
+            ctx.start_span(
+                format!("{component}.{method}"),
+                SpanOptions::new().promotable(),
+            )
         } else {
             (ctx.clone(), Span::noop())
         };

@@ -44,4 +44,13 @@ pub trait Tracer: Send + Sync + 'static {
         name: Cow<'static, str>,
         options: &SpanOptions<'_>,
     ) -> Span;
+
+    /// Called when `span` (a span context of this tracer's telemetry) is written into a carrier
+    /// by [`Context::inject`](crate::Context::inject) or
+    /// [`Context::inject_parts`](crate::Context::inject_parts): another process may now name
+    /// it as its parent, so a tracer that defers spans must make sure this one is exported.
+    /// The default does nothing.
+    fn injected(&self, span: &SpanContext) {
+        let _ = span;
+    }
 }

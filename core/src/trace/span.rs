@@ -198,6 +198,13 @@ pub struct SpanOptions<'a> {
     pub start_time: Option<SystemTime>,
     /// Start a new trace even if the context holds a span.
     pub new_root: bool,
+    /// Allow the adapter to record this span cheaply and decide at its end whether it becomes a
+    /// real span (it failed, was slow, had its context injected, has a child span or outlived
+    /// its parent) or an event on its parent. Adapters without such a mode ignore it;
+    /// `hyperion-otel` honours it when `tracing.promotion` is on (such a span then takes its
+    /// parent's sampling decision without asking the sampler).
+    /// [`Context::intercept`](crate::Context::intercept) sets it.
+    pub promotable: bool,
 }
 
 impl<'a> SpanOptions<'a> {
@@ -209,6 +216,7 @@ impl<'a> SpanOptions<'a> {
             links: &[],
             start_time: None,
             new_root: false,
+            promotable: false,
         }
     }
 
@@ -259,6 +267,13 @@ impl<'a> SpanOptions<'a> {
     /// Starts a new trace, ignoring the parent in the context.
     pub const fn new_root(mut self) -> Self {
         self.new_root = true;
+        self
+    }
+
+    /// Lets the adapter record the span as an event on its parent when it ends fast and
+    /// successfully (see [`SpanOptions::promotable`](SpanOptions#structfield.promotable)).
+    pub const fn promotable(mut self) -> Self {
+        self.promotable = true;
         self
     }
 }
