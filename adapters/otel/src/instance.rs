@@ -10,7 +10,7 @@ use crate::adapter_runtime::AdapterRuntime;
 use crate::logs::logger;
 use crate::metrics::{self, RuntimeCollection, runtime};
 use crate::module_error;
-use crate::traces::{stats::Stats, tracer};
+use crate::traces::{stats::Stats, tail::TailShared, tracer};
 
 pub(crate) struct OtelInstance {
     // Field order is drop order: the providers (whose drop may still export) before the runtime
@@ -23,6 +23,8 @@ pub(crate) struct OtelInstance {
     pub(crate) runtime_metrics: Option<RuntimeCollection>,
     pub(crate) background: Mutex<Background>,
     pub(crate) stats: Arc<Stats>,
+    /// Tail sampling's state, when on (its counters are published at start).
+    pub(crate) tail: Option<Arc<TailShared>>,
     pub(crate) runtime: Option<AdapterRuntime>,
 }
 
@@ -125,6 +127,9 @@ impl ModuleInstance for OtelInstance {
 
     fn started(&self, telemetry: &Telemetry) {
         self.stats.publish_to(telemetry);
+        if let Some(tail) = &self.tail {
+            tail.publish_to(telemetry);
+        }
         if let Some(collection) = &self.runtime_metrics {
             let metrics = collection.metrics.get_or_init(|| {
                 runtime::RuntimeMetrics::new(telemetry, collection.app_runtime.clone())

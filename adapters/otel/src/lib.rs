@@ -39,6 +39,68 @@
 //! `otel_metric_overflow="true"` series; NaN and infinite values are dropped and counted
 //! ([`OtelModule::metric_stats`]). `metrics.collect_runtime: true` adds process and tokio gauges.
 //!
+//! ## Tail sampling (`tracing.tail_sampling`)
+//!
+//! Off by default. The spans of a trace are buffered in the process until its **local root**
+//! (the first span of the trace here: a span whose parent is remote or absent, usually the
+//! SERVER span) and every span started under it have ended — open spans are counted, so a child
+//! that ends after its root is still in the decision — and then one decision keeps or drops them
+//! all: the first policy that matches (`status_code`, `latency`, `attribute`, `probabilistic`,
+//! `rate_limiting`, `drop`; [`config::TailPolicy`]), else `default` (`drop`).
+//!
+//! - **Bounded memory**: at most `max_traces` traces (10,000) and `max_spans_per_trace` spans
+//!   each (1,000); past either, the oldest (or the full) trace is decided early on what it
+//!   has, and a trace still incomplete `decision_wait` (30 s) after its first span started is
+//!   decided on what it has (as the collector's `decision_wait`). Spans of a trace already
+//!   decided follow the decision, except a new local root in a dropped trace (the service
+//!   called again), which is buffered and decided on its own. Counted in
+//!   [`OtelModule::tail_sampling_stats`] and the self-metrics
+//!   `hyperion.tail_sampling.traces{decision, trigger}` and
+//!   `hyperion.tail_sampling.spans{decision}`.
+//! - **Head sampling applies first**: tail sampling decides only among recorded spans.
+//! - **Metrics are unaffected**: counters and histograms count every call. The Prometheus
+//!   endpoint shows an exemplar only when its trace was kept (the last 16,384 kept traces are
+//!   remembered), so an exemplar never leads to a dropped trace; a series whose latest
+//!   exemplar belongs to a dropped, undecided or long-forgotten trace shows none.
+//! - **With span promotion**: a deferred call holds its trace open until it ends, so a call
+//!   that fails after the response still keeps the trace; `attribute` and `drop` policies also
+//!   read span events, where a fast call's attributes end up.
+//! - **Across services**: the decision is this process's. Calls made before it (every
+//!   outgoing call: the root ends last) cannot carry it, so each service decides on its own
+//!   part of the trace: `probabilistic` agrees in every hyperion service (it reads the trace
+//!   id's random bits), but an error in one service does not keep the others' spans. When whole
+//!   multi-service traces must be kept together, send every span to one OpenTelemetry
+//!   Collector running its `tail_sampling` processor, as the demo's compose stack does
+//!   (`compose/otel-collector.yaml`).
+//!
+//! ## Span promotion (`tracing.promotion`)
+//!
+//! Off by default. An intercepted call (or a span started with
+//! [`SpanOptions::promotable`](hyperion::SpanOptions::promotable)) under a sampled parent span
+//! of this process is recorded without an SDK span: its span id is allocated at its start, so
+//! the log lines, exemplars and `traceparent` headers written during the call name it. When it
+//! ends it **becomes a span** with its original ids, parent and start time, marked
+//! `hyperion.promoted = true` and `hyperion.promotion.reason`, if it failed (`error`), took
+//! `threshold` (50 ms) or longer (`slow`), has a child that is a span (`child`: any span started
+//! under it, a database statement or an outgoing request for instance), had its context
+//! injected into a carrier (`propagated`: another service may name it as its parent) or
+//! outlived its parent (`outlived_parent`). Otherwise it becomes an **event on its parent**
+//! named after the call, with `hyperion.span_id`, `hyperion.duration_ms`, `hyperion.outcome`
+//! and its attributes (its own events and links are not kept) — or nothing, with
+//! `fast_calls: none`.
+//!
+//! What a reader sees of a call that stayed an event: its log lines carry the trace id and a
+//! span id that no exported span has — it is the `hyperion.span_id` of the event on the parent
+//! span; its metrics' exemplars name the same trace and span id. A child promoted after its
+//! parent became an event promotes the parent late (the parent then also left its event): the
+//! ids already written stay true, which re-parenting the child would not keep; a call that
+//! ended as an event keeps its data, and keeps its own parent's, while a child of its is open.
+//! Limits: a span *started* after its parent call ended as an event has no exported parent
+//! (start such work before the call returns); an injection is seen through `Context::inject`,
+//! `Context::inject_parts` and the spans the integrations start, not through headers written by
+//! other means (another telemetry's integration, a hand-written `traceparent`), and an
+//! injection after the call ended cannot promote it any more.
+//!
 //! ## Cargo features
 //!
 //! - `zipkin` (on by default): the Zipkin JSON v2 exporter.
@@ -98,6 +160,7 @@ pub use logs::bridge::TracingBridge;
 pub use metrics::endpoint::PrometheusEndpoint;
 pub use metrics::meter::MetricStats;
 pub use traces::stats::SpanExportStats;
+pub use traces::tail::TailSamplingStats;
 
 use config::OtelSettings;
 use instance::{Background, OtelInstance};
@@ -134,6 +197,7 @@ pub struct OtelModule {
     console: traces::console::Sink,
     log_output: Option<logs::Output>,
     loggers: Arc<Mutex<Option<std::sync::Weak<logs::logger::OtelLogger>>>>,
+    tail: Arc<Mutex<Option<std::sync::Weak<traces::tail::TailShared>>>>,
     #[cfg(feature = "testing")]
     extra_exporter: Option<testing::Capture>,
     #[cfg(feature = "testing")]
@@ -153,6 +217,19 @@ impl OtelModule {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .snapshot()
+    }
+
+    /// Traces kept, dropped and decided early by tail sampling (`tracing.tail_sampling`) so
+    /// far, by the telemetry most recently built from this module (still alive); zeros when tail
+    /// sampling is off.
+    pub fn tail_sampling_stats(&self) -> TailSamplingStats {
+        self.tail
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .and_then(std::sync::Weak::upgrade)
+            .map(|t| t.stats())
+            .unwrap_or_default()
     }
 
     /// Metric values dropped as invalid and records folded into overflow series so far, by the
@@ -274,19 +351,31 @@ impl OtelModule {
             runtime_metrics: None,
             background: Mutex::new(Background::default()),
             stats: stats.clone(),
+            tail: None,
             runtime: None,
         };
         if request.signals.tracing {
-            let provider = self.tracer_provider(config, &stats, &mut runtime).await?;
+            let (provider, tail) = self.tracer_provider(config, &stats, &mut runtime).await?;
+            *self.tail.lock().unwrap_or_else(|p| p.into_inner()) =
+                tail.as_ref().map(Arc::downgrade);
+            instance.tail = tail.clone();
             let scope = opentelemetry::InstrumentationScope::builder("hyperion")
                 .with_version(env!("CARGO_PKG_VERSION"))
                 .build();
             let tracer = provider.tracer_with_scope(scope);
-            instance.tracer = Some(Arc::new(traces::tracer::OtelTracer::new(tracer)));
+            instance.tracer = Some(Arc::new(traces::tracer::OtelTracer::new(
+                tracer,
+                &settings.tracing.promotion,
+                tail,
+            )));
             instance.provider = Some(provider);
         }
         if request.signals.metrics {
-            let meters = self.meter_provider(config, &mut runtime).await?;
+            // With tail sampling, the Prometheus endpoint shows exemplars of kept traces only.
+            let gate = instance.tail.clone().map(|tail| {
+                Arc::new(move |trace: [u8; 16]| tail.is_kept(trace)) as metrics::ExemplarGate
+            });
+            let meters = self.meter_provider(config, &mut runtime, gate).await?;
             if settings.metrics.collect_runtime {
                 instance.runtime_metrics = Some(RuntimeCollection {
                     metrics: meters.runtime.clone(),

@@ -11,7 +11,7 @@ use hyperion::registry::{BoxFuture, BuildRequest, Module, ModuleError, ModuleIns
 use hyperion_otel::OtelModule;
 
 /// The README's ```yaml blocks: the original design's example, then the adapter's `tracing`,
-/// `metrics` and `logging` sections.
+/// `metrics` and `logging` sections, then tail sampling and span promotion.
 fn readme_yaml() -> Vec<&'static str> {
     include_str!("../../../README.md")
         .split("```yaml\n")
@@ -20,16 +20,20 @@ fn readme_yaml() -> Vec<&'static str> {
         .collect()
 }
 
-/// The README's two YAML examples: the original design's, and the adapter's three sections as
-/// one document.
-fn readme_examples() -> [String; 2] {
+/// The README's three YAML examples: the original design's, the adapter's three sections as
+/// one document, and tail sampling with promotion.
+fn readme_examples() -> [String; 3] {
     let blocks = readme_yaml();
     assert_eq!(
         blocks.len(),
-        4,
+        5,
         "the README's yaml blocks changed: update this test"
     );
-    [blocks[0].to_owned(), blocks[1..].concat()]
+    [
+        blocks[0].to_owned(),
+        blocks[1..4].concat(),
+        blocks[4].to_owned(),
+    ]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

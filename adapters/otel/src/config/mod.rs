@@ -14,6 +14,8 @@
 //! | `tracing.{traces,metrics,logs}.{protocol,headers,timeout,compression,certificate}` | `OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_{PROTOCOL,HEADERS,TIMEOUT,COMPRESSION,CERTIFICATE}` | the general one |
 //! | `tracing.batch.scheduled_delay`, `.export_timeout` (ms) | `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_EXPORT_TIMEOUT` | 5 s, 30 s |
 //! | `tracing.batch.max_queue_size`, `.max_batch_size` | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | 2048, 512 |
+//! | `tracing.tail_sampling.{enabled, decision_wait, max_traces, max_spans_per_trace, policies, default}` ([`TailSamplingSettings`]) | none | off, 30 s, 10,000, 1,000, none, `drop` |
+//! | `tracing.promotion.{enabled, threshold, fast_calls}` ([`PromotionSettings`]) | none | off, 50 ms, `event` |
 //! | `metrics.exporter` (`prometheus,otlp` means `both`) | `OTEL_METRICS_EXPORTER` | `prometheus` |
 //! | `metrics.interval`, `metrics.export_timeout` (ms) | `OTEL_METRIC_EXPORT_INTERVAL`, `OTEL_METRIC_EXPORT_TIMEOUT` | 60 s, 30 s |
 //! | `metrics.port`, `metrics.bind_address` | `OTEL_EXPORTER_PROMETHEUS_PORT`, `OTEL_EXPORTER_PROMETHEUS_HOST` | 9464, `localhost` |
@@ -53,6 +55,11 @@ use hyperion::Config;
 use hyperion::config::{ConfigError, EnvVar, ModuleSource, Settings, duration};
 use hyperion::registry::Signals;
 use serde::{Deserialize, Serialize};
+
+mod sampling;
+pub use sampling::{
+    FastCalls, PromotionSettings, StatusCodeName, TailDefault, TailPolicy, TailSamplingSettings,
+};
 
 hyperion::config_enum! {
     /// Where spans are exported (`tracing.exporter`).
@@ -256,7 +263,13 @@ impl OtelSettings {
                 non_zero(&format!("tracing.{name}.timeout"), timeout)?;
             }
         }
-        validate_batch("tracing.batch", &tracing.batch, invalid, non_zero)
+        validate_batch("tracing.batch", &tracing.batch, invalid, non_zero)?;
+        sampling::validate(
+            &tracing.tail_sampling,
+            &tracing.promotion,
+            invalid,
+            non_zero,
+        )
     }
 
     fn validate_metrics(
@@ -507,6 +520,11 @@ pub struct TracingSettings {
     /// The collector settings of log records alone (`OTEL_EXPORTER_OTLP_LOGS_*`), over the ones
     /// above.
     pub logs: SignalSettings,
+    /// Tail sampling: whole traces kept or dropped by what happened in them. Off by default.
+    pub tail_sampling: TailSamplingSettings,
+    /// Span promotion: fast intercepted calls become events on their parent, slow or failed
+    /// ones spans. Off by default.
+    pub promotion: PromotionSettings,
 }
 
 /// A signal whose telemetry goes to the collector over OTLP.
@@ -598,13 +616,13 @@ impl fmt::Debug for SignalSettings {
 }
 
 /// An optional duration, in the forms [`duration`] reads.
-mod optional_duration {
+pub(super) mod optional_duration {
     use std::time::Duration;
 
     use hyperion::config::duration;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub(super) fn serialize<S: Serializer>(
+    pub(in crate::config) fn serialize<S: Serializer>(
         value: &Option<Duration>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
@@ -614,7 +632,7 @@ mod optional_duration {
         }
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+    pub(in crate::config) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Option<Duration>, D::Error> {
         #[derive(Deserialize)]
@@ -640,6 +658,8 @@ impl Default for TracingSettings {
             traces: SignalSettings::default(),
             metrics: SignalSettings::default(),
             logs: SignalSettings::default(),
+            tail_sampling: TailSamplingSettings::default(),
+            promotion: PromotionSettings::default(),
         }
     }
 }
@@ -666,6 +686,8 @@ impl fmt::Debug for TracingSettings {
             .field("traces", &self.traces)
             .field("metrics", &self.metrics)
             .field("logs", &self.logs)
+            .field("tail_sampling", &self.tail_sampling)
+            .field("promotion", &self.promotion)
             .finish()
     }
 }

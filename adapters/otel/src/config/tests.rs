@@ -175,7 +175,9 @@ fn the_module_claims_its_keys_and_not_the_cores() {
             "batch",
             "traces",
             "metrics",
-            "logs"
+            "logs",
+            "tail_sampling",
+            "promotion"
         ]
     );
     assert!(declaration.claims("metrics").contains(&"port"));
@@ -1496,5 +1498,125 @@ fn otel_blrp_variables_set_the_log_batch_and_metric_export_timeout_is_read() {
         "metrics: {exporter: otlp}\n",
         &[("OTEL_METRIC_EXPORT_TIMEOUT", "0")],
         &["`metrics.export_timeout`", "greater than zero"],
+    );
+}
+
+// --- tail sampling and promotion ----------------------------------------------------------
+
+#[test]
+fn tail_sampling_and_promotion_read_from_yaml() {
+    let s = ok(
+        "tracing:\n  tail_sampling:\n    enabled: true\n    decision_wait: 5s\n    \
+         max_traces: 50\n    max_spans_per_trace: 20\n    policies:\n      \
+         - type: status_code\n      - type: latency\n        threshold: 300ms\n        \
+         upper_threshold: 10s\n      - type: attribute\n        key: user.tier\n        \
+         values: [gold, \"true\"]\n      - type: probabilistic\n        rate: 0.25\n      \
+         - type: rate_limiting\n        spans_per_second: 100\n      - type: drop\n        \
+         key: http.route\n        values: [/health]\n    default: keep\n  \
+         promotion:\n    enabled: true\n    threshold: 20ms\n    fast_calls: none\n",
+        &[],
+    );
+    let t = &s.tracing.tail_sampling;
+    assert!(t.enabled);
+    assert_eq!(t.decision_wait, Duration::from_secs(5));
+    assert_eq!((t.max_traces, t.max_spans_per_trace), (50, 20));
+    assert_eq!(t.default, TailDefault::Keep);
+    assert_eq!(
+        t.policies,
+        vec![
+            TailPolicy::StatusCode {
+                status_codes: vec![StatusCodeName::Error]
+            },
+            TailPolicy::Latency {
+                threshold: Duration::from_millis(300),
+                upper_threshold: Some(Duration::from_secs(10)),
+            },
+            TailPolicy::Attribute {
+                key: "user.tier".into(),
+                values: vec!["gold".into(), "true".into()],
+            },
+            TailPolicy::Probabilistic { rate: 0.25 },
+            TailPolicy::RateLimiting {
+                spans_per_second: 100
+            },
+            TailPolicy::Drop {
+                key: "http.route".into(),
+                values: vec!["/health".into()],
+            },
+        ]
+    );
+    let kinds: Vec<&str> = t.policies.iter().map(TailPolicy::kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            "status_code",
+            "latency",
+            "attribute",
+            "probabilistic",
+            "rate_limiting",
+            "drop"
+        ]
+    );
+    let p = &s.tracing.promotion;
+    assert!(p.enabled);
+    assert_eq!(p.threshold, Duration::from_millis(20));
+    assert_eq!(p.fast_calls, FastCalls::None);
+    // Off by default.
+    let d = ok("", &[]);
+    assert!(!d.tracing.tail_sampling.enabled && !d.tracing.promotion.enabled);
+}
+
+#[test]
+fn bad_tail_sampling_and_promotion_values_are_named() {
+    let policy =
+        |body: &str| format!("tracing:\n  tail_sampling:\n    policies:\n      - type: {body}\n");
+    fails(
+        &policy("probabilistic\n        rate: -0.1"),
+        &[],
+        &[
+            "tracing.tail_sampling.policies[0].rate",
+            "-0.1",
+            "from 0 to 1",
+        ],
+    );
+    fails(
+        &policy("rate_limiting\n        spans_per_second: 0"),
+        &[],
+        &["policies[0].spans_per_second", "at least 1"],
+    );
+    fails(
+        &policy("attribute\n        key: user.tier\n        values: []"),
+        &[],
+        &["policies[0].values", "non-empty"],
+    );
+    fails(
+        &policy("status_code\n        status_codes: []"),
+        &[],
+        &["policies[0].status_codes"],
+    );
+    fails(
+        &policy("latency\n        threshold: 0s"),
+        &[],
+        &["policies[0].threshold"],
+    );
+    fails(
+        "tracing:\n  tail_sampling:\n    decision_wait: 0s\n",
+        &[],
+        &["tracing.tail_sampling.decision_wait"],
+    );
+    fails(
+        "tracing:\n  tail_sampling:\n    max_spans_per_trace: 0\n",
+        &[],
+        &["tracing.tail_sampling.max_spans_per_trace", "at least 1"],
+    );
+    fails(
+        "tracing:\n  tail_sampling:\n    enabled: true\n    policy: []\n",
+        &[],
+        &["policy"],
+    );
+    fails(
+        "tracing:\n  promotion:\n    threshold: 0ms\n",
+        &[],
+        &["tracing.promotion.threshold"],
     );
 }

@@ -21,12 +21,14 @@ use crate::exporter::{self, collector_exporter};
 use crate::resource::resource;
 use crate::{Configs, OtelModule, PrometheusEndpoint, config, config_error, module_error};
 pub(crate) use meter::{OtelMeterProvider, OtlpSink};
+pub(crate) use prometheus::ExemplarGate;
 
 impl OtelModule {
     pub(crate) async fn meter_provider(
         &self,
         (config, settings): Configs<'_>,
         runtime: &mut Option<AdapterRuntime>,
+        exemplar_gate: Option<prometheus::ExemplarGate>,
     ) -> Result<Meters, ModuleError> {
         use config::MetricsExporter;
         let m = &settings.metrics;
@@ -38,7 +40,8 @@ impl OtelModule {
         }
         let prometheus = match m.exporter {
             MetricsExporter::Prometheus | MetricsExporter::Both => {
-                let sink = Arc::new(prometheus::PrometheusSink::new(m));
+                let sink =
+                    Arc::new(prometheus::PrometheusSink::new(m).with_exemplar_gate(exemplar_gate));
                 // With `metrics.listen: false` the application serves the router itself.
                 let listener = if m.listen {
                     Some(endpoint::bind(m).map_err(config_error)?)

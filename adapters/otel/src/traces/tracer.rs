@@ -1,6 +1,7 @@
 //! The facade's [`hyperion::Tracer`] over an OpenTelemetry SDK tracer.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use hyperion::trace::SpanRecorder;
@@ -8,17 +9,29 @@ use hyperion::{KeyValue, Span, SpanContext, SpanOptions, Status};
 use opentelemetry::trace::{Span as _, TraceContextExt as _, Tracer as _};
 use opentelemetry_sdk::trace::SdkTracer;
 
+use super::promotion::{Node, Promoter};
+use super::tail::TailShared;
+use crate::config::PromotionSettings;
 use crate::convert;
 
 /// Starts OpenTelemetry SDK spans for the facade.
 #[derive(Debug)]
 pub(crate) struct OtelTracer {
     tracer: SdkTracer,
+    /// `tracing.promotion`, when on.
+    promoter: Option<Arc<Promoter>>,
 }
 
 impl OtelTracer {
-    pub(crate) fn new(tracer: SdkTracer) -> Self {
-        OtelTracer { tracer }
+    pub(crate) fn new(
+        tracer: SdkTracer,
+        promotion: &PromotionSettings,
+        tail: Option<Arc<TailShared>>,
+    ) -> Self {
+        let promoter = promotion
+            .enabled
+            .then(|| Arc::new(Promoter::new(tracer.clone(), promotion, tail)));
+        OtelTracer { tracer, promoter }
     }
 }
 
@@ -28,6 +41,31 @@ impl hyperion::Tracer for OtelTracer {
         parent_sc: &SpanContext,
         name: Cow<'static, str>,
         options: &SpanOptions<'_>,
+    ) -> Span {
+        if let Some(promoter) = &self.promoter {
+            return promoter.start(self, parent_sc, name, options);
+        }
+        self.build(parent_sc, name, options, |_| None)
+    }
+
+    fn injected(&self, span: &SpanContext) {
+        if let Some(promoter) = &self.promoter {
+            promoter.injected(span);
+        }
+    }
+}
+
+impl OtelTracer {
+    /// Builds an SDK span under `parent_sc` and the facade's span over it, tracked by the node
+    /// `track` gives (asked only for a recording span). The SDK span goes straight into the
+    /// facade span's box: it is 300 bytes, and every move is a copy.
+    #[inline]
+    pub(crate) fn build(
+        &self,
+        parent_sc: &SpanContext,
+        name: Cow<'static, str>,
+        options: &SpanOptions<'_>,
+        track: impl FnOnce(hyperion::SpanId) -> Option<(Arc<Promoter>, Arc<Node>)>,
     ) -> Span {
         let has_parent = parent_sc.is_valid() && !options.new_root;
         let parent_cx = if has_parent {
@@ -78,12 +116,21 @@ impl hyperion::Tracer for OtelTracer {
         if !span.is_recording() {
             return Span::non_recording(context);
         }
-        Span::new(context, OtelSpan(span))
+        match track(context.span_id()) {
+            None => Span::new(context, OtelSpan(span)),
+            Some((promoter, node)) => Span::new(
+                context,
+                TrackedSpan {
+                    span: OtelSpan(span),
+                    promoter,
+                    node,
+                },
+            ),
+        }
     }
 }
 
 /// A recording SDK span behind the facade's [`Span`].
-#[derive(Debug)]
 struct OtelSpan(opentelemetry_sdk::trace::Span);
 
 impl SpanRecorder for OtelSpan {
@@ -124,5 +171,50 @@ impl SpanRecorder for OtelSpan {
             Some(at) => self.0.end_with_timestamp(at),
             None => self.0.end(),
         }
+    }
+}
+
+/// An SDK span started under promotion: its node collects the events of children that stayed
+/// events, added to it when it ends. A type of its own, so that spans without promotion carry
+/// nothing of it.
+struct TrackedSpan {
+    span: OtelSpan,
+    promoter: Arc<Promoter>,
+    node: Arc<Node>,
+}
+
+impl SpanRecorder for TrackedSpan {
+    fn set_attribute(&mut self, attribute: &KeyValue<'_>) {
+        self.span.set_attribute(attribute);
+    }
+
+    fn add_event(
+        &mut self,
+        name: Cow<'static, str>,
+        attributes: &[KeyValue<'_>],
+        timestamp: Option<SystemTime>,
+    ) {
+        self.span.add_event(name, attributes, timestamp);
+    }
+
+    fn set_status(&mut self, status: Status) {
+        self.span.set_status(status);
+    }
+
+    fn add_link(&mut self, context: SpanContext, attributes: &[KeyValue<'_>]) {
+        self.span.add_link(context, attributes);
+    }
+
+    fn update_name(&mut self, name: Cow<'static, str>) {
+        self.span.update_name(name);
+    }
+
+    fn end(&mut self, timestamp: Option<SystemTime>) {
+        for event in self.promoter.sdk_span_ended(&self.node) {
+            self.span
+                .0
+                .add_event_with_timestamp(event.name, event.timestamp, event.attributes);
+        }
+        self.span.end(timestamp);
     }
 }

@@ -39,6 +39,22 @@ pub use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 pub use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode};
 
+/// Telemetry on `module` from `yaml`, its Prometheus endpoint on a free port (tests run in
+/// parallel). Panics, with the YAML, if it does not load or build.
+pub async fn telemetry(module: &hyperion_otel::OtelModule, yaml: &str) -> hyperion::Telemetry {
+    let config = hyperion::config::ConfigLoader::new()
+        .yaml(yaml)
+        .set("metrics.port", 0)
+        .load()
+        .unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+    hyperion::Telemetry::builder()
+        .module(module.clone())
+        .config(config)
+        .build()
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{yaml}"))
+}
+
 /// Lower-case hex of `bytes`, the form OTLP/JSON and Zipkin use for trace and span ids.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;

@@ -86,7 +86,13 @@ pub(crate) struct PrometheusSink {
     cardinality_limit: usize,
     max_label_value_length: usize,
     histogram_boundaries: Option<Vec<f64>>,
+    /// With tail sampling: whether a trace was kept. Exemplars of other traces are not shown.
+    exemplar_gate: Option<ExemplarGate>,
 }
+
+/// Says whether the trace with this id was kept (tail sampling), so that no exemplar leads to a
+/// trace that was dropped.
+pub(crate) type ExemplarGate = Arc<dyn Fn([u8; 16]) -> bool + Send + Sync>;
 
 /// What every recorder of a sink shares.
 struct Shared {
@@ -129,6 +135,37 @@ impl EncodeLabelSet for TraceExemplar {
         ("trace_id", self.trace_id.encode_hex(&mut trace)).encode(encoder.encode_label())?;
         ("span_id", self.span_id.encode_hex(&mut span)).encode(encoder.encode_label())
     }
+}
+
+/// Cuts the exemplar off every sample line whose exemplar's trace was not kept (dropped,
+/// undecided, or forgotten): recording happens before tail sampling decides, so the exemplar
+/// is checked when shown. The exemplar labels are this sink's own (`trace_id` first), and a
+/// label value cannot hold an unescaped `"`, so the marker cannot occur inside a sample's
+/// labels.
+fn gate_exemplars(text: String, kept: &dyn Fn([u8; 16]) -> bool) -> String {
+    const MARK: &str = " # {trace_id=\"";
+    if !text.contains(MARK) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let at = (!line.starts_with('#')).then(|| line.find(MARK)).flatten();
+        let Some(at) = at else {
+            out.push_str(line);
+            continue;
+        };
+        let hex = line.get(at + MARK.len()..at + MARK.len() + 32);
+        if hex
+            .and_then(TraceId::from_hex)
+            .is_some_and(|id| kept(id.to_bytes()))
+        {
+            out.push_str(line);
+        } else {
+            out.push_str(&line[..at]);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// The time stamped on an exemplar. prometheus-client renders it with
@@ -268,7 +305,14 @@ impl PrometheusSink {
             cardinality_limit: config.cardinality_limit,
             max_label_value_length: config.max_label_value_length,
             histogram_boundaries: config.histogram_boundaries.clone(),
+            exemplar_gate: None,
         }
+    }
+
+    /// Shows only the exemplars whose trace `gate` says was kept.
+    pub(crate) fn with_exemplar_gate(mut self, gate: Option<ExemplarGate>) -> Self {
+        self.exemplar_gate = gate;
+        self
     }
 
     /// A recorder for a counter (`_total`, exemplars).
@@ -340,7 +384,11 @@ impl PrometheusSink {
         let _ = prometheus_client::encoding::text::encode_registry(&mut out, &self.registry);
         if openmetrics {
             let _ = prometheus_client::encoding::text::encode_eof(&mut out);
-            classic::tidy_openmetrics(out)
+            let out = classic::tidy_openmetrics(out);
+            match &self.exemplar_gate {
+                Some(kept) => gate_exemplars(out, &**kept),
+                None => out,
+            }
         } else {
             classic::from_openmetrics(&out)
         }
