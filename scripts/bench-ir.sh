@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Instruction counts (callgrind) per iteration of a bench's cases: repeatable on a shared,
+# noisy machine where times are not. Usage:
+#   scripts/bench-ir.sh BENCH CASE...        e.g. scripts/bench-ir.sh otel_sampling call_span
+# The bench binary runs HYPERION_BENCH_CASE HYPERION_BENCH_ITERS times warm, then as many times
+# inside its `measured` function. A case is counted inside `measured` only; a case whose name
+# ends in `_export` is counted for the whole process (the exporter's threads too) as the
+# difference between a run of 2*ITERS and one of ITERS, which cancels start-up and shutdown.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bench=${1:?usage: scripts/bench-ir.sh BENCH CASE...}
+shift
+[ $# -gt 0 ] || { echo "bench-ir: name at least one case" >&2; exit 1; }
+iters=${ITERS:-2000}
+command -v valgrind >/dev/null || { echo "bench-ir: valgrind is required" >&2; exit 1; }
+cargo bench -q -p hyperion-bench --bench "$bench" --no-run 2>/dev/null \
+  || cargo bench -p hyperion-bench --bench "$bench" --no-run
+binary=$(ls -t target/release/deps/"$bench"-* | grep -v '\.d$' | head -1)
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+total() { grep -E '^(summary|totals):' "$1" | head -1 | awk '{print $2}'; }
+count() { # case iterations [toggle]
+  local file="$out/$1-$2.out"
+  HYPERION_BENCH_CASE=$1 HYPERION_BENCH_ITERS=$2 valgrind --tool=callgrind ${3:+--toggle-collect=$3} \
+    --callgrind-out-file="$file" "$binary" >/dev/null 2>"$out/$1.err" \
+    || { cat "$out/$1.err" >&2; exit 1; }
+  total "$file"
+}
+printf '%-24s %12s\n' case "Ir/iter"
+for case in "$@"; do
+  if [[ $case == *_export ]]; then
+    a=$(count "$case" "$iters")
+    b=$(count "$case" $((2 * iters)))
+    printf '%-24s %12d  (whole process)\n' "$case" $(((b - a) / (2 * iters)))
+  else
+    printf '%-24s %12d\n' "$case" $(($(count "$case" "$iters" '*measured*') / iters))
+  fi
+done
