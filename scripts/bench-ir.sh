@@ -3,7 +3,8 @@
 # noisy machine where times are not. Usage:
 #   scripts/bench-ir.sh BENCH CASE...        e.g. scripts/bench-ir.sh otel_sampling call_span
 # The bench binary runs HYPERION_BENCH_CASE HYPERION_BENCH_ITERS times warm, then as many times
-# inside its `measured` function. A case is counted inside `measured` only; a case whose name
+# inside its `measured` function (`hyperion_bench::run_ir_case`; cases are named GROUP/SIDE in
+# the criterion benches, e.g. `otel span_start_end/hyperion_otel`). A case is counted inside `measured` only; a case whose name
 # ends in `_export` is counted for the whole process (the exporter's threads too) as the
 # difference between a run of 2*ITERS and one of ITERS, which cancels start-up and shutdown.
 set -euo pipefail
@@ -20,10 +21,10 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 total() { grep -E '^(summary|totals):' "$1" | head -1 | awk '{print $2}'; }
 count() { # case iterations [toggle]
-  local file="$out/$1-$2.out"
+  local file="$out/${1//\//_}-$2.out"
   HYPERION_BENCH_CASE=$1 HYPERION_BENCH_ITERS=$2 valgrind --tool=callgrind ${3:+--toggle-collect=$3} \
-    --callgrind-out-file="$file" "$binary" >/dev/null 2>"$out/$1.err" \
-    || { cat "$out/$1.err" >&2; exit 1; }
+    --callgrind-out-file="$file" "$binary" >/dev/null 2>"$file.err" \
+    || { cat "$file.err" >&2; exit 1; }
   total "$file"
 }
 printf '%-24s %12s\n' case "Ir/iter"

@@ -43,6 +43,16 @@
 // - the rest of the 59 ns gap without attributes (about 25 ns) is the dyn call, id conversion,
 //   trace-state clone and moving the 288-byte SDK span into the box.
 
+// Instruction counts, 2026-12-01 (`ITERS=2000 scripts/bench-ir.sh otel GROUP/SIDE`; each side
+// as a plain loop body in `ir_case`, the dropped span and child context included; callgrind
+// repeats to 0.1 %). The baseline for issue 16's goal of <= 1.1x `build_with_context`:
+//
+// | group             | hyperion_otel | sdk_bwc | sdk_start | sdk_remote_parent | tracing_otel |
+// |-------------------|---------------|---------|-----------|-------------------|--------------|
+// | span_start_end    | 1,858 (2.04x) | 909     | 1,118     |                   | 7,348        |
+// | child_span        | 2,096 (2.35x) | 891     |           | 891               | 7,736        |
+// | span_5_attributes | 2,558 (1.57x) | 1,625   | 1,846     |                   | 9,171        |
+//
 //! Recording spans: the hyperion facade through the otel adapter, side by side in one run with
 //! the raw OpenTelemetry SDK and with `tracing` + `tracing-opentelemetry`, all three over
 //! identical SDK providers (sampler `AlwaysOn`, no span processor: the hyperion YAML
@@ -409,7 +419,100 @@ criterion_group! {
         facade_overhead_parts
 }
 
+/// The cases of `scripts/bench-ir.sh otel GROUP/SIDE`: each group's sides as plain loop
+/// bodies, over the same providers as the criterion groups.
+fn ir_case(name: &str) -> Option<Box<dyn Fn()>> {
+    let (group, side) = name.split_once('/')?;
+    if !matches!(group, "span_start_end" | "child_span" | "span_5_attributes") {
+        return None;
+    }
+    let child = group == "child_span";
+    let attributes = group == "span_5_attributes";
+    match side {
+        "hyperion_otel" => {
+            let telemetry = hyperion_telemetry();
+            let (parent, root_span) = telemetry.context().start_span("root", SpanOptions::new());
+            let parent = if child { parent } else { telemetry.context() };
+            // Kept open for the child case; ended (and so unused) otherwise.
+            std::mem::forget(root_span);
+            Some(Box::new(move || {
+                let attrs = ATTRS;
+                let options = if attributes {
+                    SpanOptions::new().attributes(&attrs)
+                } else {
+                    SpanOptions::new()
+                };
+                let (ctx, mut span) = black_box(&parent).start_span("op", options);
+                span.end();
+                black_box((ctx, span));
+            }))
+        }
+        "otel_sdk_build_with_context" | "otel_sdk_start" | "otel_sdk_remote_parent" => {
+            let provider = sdk_provider();
+            let tracer = provider.tracer("bench");
+            let parent = if child {
+                let root = opentelemetry::Context::new().with_span(tracer.start("root"));
+                if side == "otel_sdk_remote_parent" {
+                    opentelemetry::Context::new()
+                        .with_remote_span_context(root.span().span_context().clone())
+                } else {
+                    root
+                }
+            } else {
+                opentelemetry::Context::new()
+            };
+            let start = side == "otel_sdk_start";
+            Some(Box::new(move || {
+                let _keep = &provider;
+                let tracer = black_box(&tracer);
+                let mut builder = tracer.span_builder("op");
+                if attributes {
+                    builder = builder.with_attributes(otel_attrs());
+                }
+                let mut span = if start {
+                    builder.start(tracer)
+                } else {
+                    tracer.build_with_context(builder, black_box(&parent))
+                };
+                span.end();
+                black_box(span);
+            }))
+        }
+        "tracing_otel" => {
+            let provider = sdk_provider();
+            // One case a process: the subscriber can be the global one.
+            tracing::subscriber::set_global_default(tracing_subscriber(provider.tracer("bench")))
+                .expect("no other subscriber");
+            if child {
+                std::mem::forget(tracing::info_span!("root").entered());
+            }
+            Some(Box::new(move || {
+                let _keep = &provider;
+                if attributes {
+                    drop(
+                        tracing::info_span!(
+                            "op",
+                            http.request.method = "GET",
+                            http.response.status_code = 200_i64,
+                            load.ratio = 0.25,
+                            cache.hit = true,
+                            user.id = "42"
+                        )
+                        .entered(),
+                    )
+                } else {
+                    drop(tracing::info_span!("op").entered())
+                }
+            }))
+        }
+        _ => None,
+    }
+}
+
 fn main() {
+    if hyperion_bench::run_ir_case(ir_case) {
+        return;
+    }
     sanity_checks();
     benches();
     Criterion::default().configure_from_args().final_summary();

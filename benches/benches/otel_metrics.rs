@@ -48,6 +48,21 @@
 //   per static pair) and the intercept's own `Instant` reads (49 ns).
 // - Label hashing is no longer the cost it was (SipHash 59 ns for 3 attributes; foldhash now).
 
+// Instruction counts, 2026-12-01 (`ITERS=2000 scripts/bench-ir.sh otel_metrics GROUP/SIDE`,
+// `ir_case`; callgrind repeats to 0.1 %), the baseline for issue 16:
+//
+// | group: side                                  | Ir    | reference                      |
+// |----------------------------------------------|-------|--------------------------------|
+// | intercept: hyperion_prometheus               | 5,548 | otel_sdk_all_parts 4,074 (1.36x) |
+// | intercept: hyperion_otlp                     | 7,260 | 1.78x                          |
+// | intercept: hyperion_both                     | 9,724 | 2.39x                          |
+// | intercept: hyperion_none (span only)         | 3,103 |                                |
+// | counter_add_3_attributes: hyperion_prometheus| 1,078 | prometheus_client_family 1,137 |
+// | counter_add_3_attributes: hyperion_otlp      | 2,883 | otel_sdk_periodic_reader 1,629 |
+// | counter_add_3_attributes: hyperion_both      | 3,830 |                                |
+// | histogram_record_with_exemplar: prometheus   | 1,531 | prometheus_client_family 1,525 |
+// | histogram_record_with_exemplar: otlp         | 3,011 | otel_sdk_no_exemplar 1,753     |
+//
 //! Recording metrics: the hyperion facade through the otel adapter (`metrics.exporter`
 //! `prometheus`, `otlp` and `both`), side by side in one run with the raw OpenTelemetry SDK 0.33
 //! and with prometheus-client 0.25 used directly.
@@ -639,7 +654,90 @@ criterion_group! {
         facade_overhead_parts
 }
 
+/// The cases of `scripts/bench-ir.sh otel_metrics GROUP/SIDE`: the criterion groups' sides as
+/// plain loop bodies.
+fn ir_case(name: &str) -> Option<Box<dyn Fn()>> {
+    let (group, side) = name.split_once('/')?;
+    if let Some(exporter) = side.strip_prefix("hyperion_") {
+        let f = Facade::new(exporter);
+        let root = f.telemetry.context();
+        return match group {
+            "intercept" => Some(Box::new(move || {
+                let _ = black_box(&root).intercept_sync("S", "M", |_| Ok::<_, std::io::Error>(1));
+            })),
+            "counter_add_3_attributes" => Some(Box::new(move || {
+                black_box(&f.counter).add(black_box(&root), 1, &attrs())
+            })),
+            "histogram_record_with_exemplar" => Some(Box::new(move || {
+                black_box(&f.histogram).record(black_box(&f.in_span), VALUE, &attrs())
+            })),
+            _ => None,
+        };
+    }
+    match (group, side) {
+        ("intercept", "otel_sdk_all_parts") => {
+            let tracer_provider = sdk_tracer_provider();
+            let tracer = tracer_provider.tracer("bench");
+            let (provider, exporter) = sdk_meter_provider();
+            let meter = provider.meter("bench");
+            let calls = meter.u64_counter("hyperion.intercept.calls").build();
+            let duration = meter
+                .f64_histogram("hyperion.intercept.duration")
+                .with_unit("s")
+                .with_boundaries(SECONDS_BUCKETS.to_vec())
+                .build();
+            let empty = opentelemetry::Context::new();
+            Some(Box::new(move || {
+                let _keep = (&tracer_provider, &provider, &exporter);
+                let tracer = black_box(&tracer);
+                let mut span =
+                    tracer.build_with_context(tracer.span_builder("S.M"), black_box(&empty));
+                black_box(&calls).add(1, &intercept_otel_attrs());
+                black_box(&duration).record(VALUE, &intercept_otel_attrs());
+                span.end();
+                black_box(span);
+            }))
+        }
+        ("counter_add_3_attributes", "otel_sdk_periodic_reader") => {
+            let (provider, exporter) = sdk_meter_provider();
+            let (counter, _) = sdk_instruments(&provider);
+            Some(Box::new(move || {
+                let _keep = (&provider, &exporter);
+                black_box(&counter).add(1, &otel_attrs())
+            }))
+        }
+        ("counter_add_3_attributes", "prometheus_client_family") => {
+            let (registry, counters, _) = prometheus_client_metrics();
+            Some(Box::new(move || {
+                let _keep = &registry;
+                black_box(&counters).get_or_create(black_box(&LABELS)).inc();
+            }))
+        }
+        ("histogram_record_with_exemplar", "prometheus_client_family_observe") => {
+            let (registry, _, histograms) = prometheus_client_metrics();
+            Some(Box::new(move || {
+                let _keep = &registry;
+                black_box(&histograms)
+                    .get_or_create(black_box(&LABELS))
+                    .observe(VALUE, Some(IDS), Some(SystemTime::now()))
+            }))
+        }
+        ("histogram_record_with_exemplar", "otel_sdk_no_exemplar") => {
+            let (provider, exporter) = sdk_meter_provider();
+            let (_, histogram) = sdk_instruments(&provider);
+            Some(Box::new(move || {
+                let _keep = (&provider, &exporter);
+                black_box(&histogram).record(VALUE, &otel_attrs())
+            }))
+        }
+        _ => None,
+    }
+}
+
 fn main() {
+    if hyperion_bench::run_ir_case(ir_case) {
+        return;
+    }
     sanity_checks();
     benches();
     Criterion::default().configure_from_args().final_summary();

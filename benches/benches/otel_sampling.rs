@@ -226,13 +226,6 @@ fn cases(name: &str) -> Option<Case> {
     Some((body, t, collector))
 }
 
-#[inline(never)]
-fn measured(case: &dyn Fn(), iterations: u64) {
-    for _ in 0..iterations {
-        case();
-    }
-}
-
 fn main() {
     if let Ok(name) = std::env::var("HYPERION_BENCH_CASE") {
         let iterations: u64 = std::env::var("HYPERION_BENCH_ITERS")
@@ -243,7 +236,7 @@ fn main() {
         for _ in 0..iterations {
             case();
         }
-        measured(&*case, iterations);
+        hyperion_bench::measured(&*case, iterations);
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -1,7 +1,8 @@
 //! Criterion comparisons of the hyperion facade with the crates users would pick instead.
 //!
 //! The benchmarks are in `benches/` (`cargo bench -p hyperion-bench --bench core`). This library
-//! holds [`rotel_blackhole`], the collector the load benchmarks export to, and the allocation
+//! holds [`rotel_blackhole`], the collector the load benchmarks export to, [`run_ir_case`] for
+//! instruction counts (`scripts/bench-ir.sh`), and the allocation
 //! cross-check, a test, because the counting global allocator it needs would slow every
 //! allocation of the compared crates inside a benchmark binary:
 //!
@@ -19,6 +20,35 @@ impl Drop for Collector {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// Runs one case of a bench for instruction counts when `HYPERION_BENCH_CASE` names one, and
+/// says whether it did (the bench's `main` then returns instead of running criterion).
+/// `case(name)` builds the case's loop body; it runs `HYPERION_BENCH_ITERS` times (default
+/// 10,000) warm, then as many times inside [`measured`], which `scripts/bench-ir.sh` alone
+/// counts under callgrind. Instruction counts repeat on a noisy machine where times do not.
+pub fn run_ir_case(case: impl FnOnce(&str) -> Option<Box<dyn Fn()>>) -> bool {
+    let Ok(name) = std::env::var("HYPERION_BENCH_CASE") else {
+        return false;
+    };
+    let iterations: u64 = std::env::var("HYPERION_BENCH_ITERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10_000);
+    let body = case(&name).unwrap_or_else(|| panic!("this bench has no case {name:?}"));
+    for _ in 0..iterations {
+        body();
+    }
+    measured(&*body, iterations);
+    true
+}
+
+/// The loop callgrind counts (`--toggle-collect='*measured*'`).
+#[inline(never)]
+pub fn measured(case: &dyn Fn(), iterations: u64) {
+    for _ in 0..iterations {
+        case();
     }
 }
 
