@@ -255,6 +255,83 @@ impl fmt::Debug for InterceptOptions<'_> {
     }
 }
 
+/// The span name `{component}.{method}`. For the usual call with both parts `'static` it is
+/// built once per pair and reused (a `'static` name, no allocation per call); other calls, and
+/// pairs past [`MAX_INTERNED_NAMES`], get a fresh string.
+// A `&Cow`, not a `&str`: whether each part is borrowed `'static` is the point.
+#[allow(clippy::ptr_arg)]
+fn span_name(component: &Cow<'static, str>, method: &Cow<'static, str>) -> Cow<'static, str> {
+    match (component, method) {
+        (Cow::Borrowed(component), Cow::Borrowed(method)) => {
+            match interned_span_name(component, method) {
+                Some(name) => Cow::Borrowed(name),
+                None => Cow::Owned(format!("{component}.{method}")),
+            }
+        }
+        _ => Cow::Owned(format!("{component}.{method}")),
+    }
+}
+
+/// How many `'static` (component, method) pairs get a reused span name. The pairs come from the
+/// program's own string literals, so they are few; the bound keeps the leak bounded whatever
+/// a program does.
+const MAX_INTERNED_NAMES: usize = 4096;
+
+/// The span name of a `'static` pair, built (and leaked) the first time. Keyed by the parts'
+/// addresses and lengths: hashing four words is cheaper than hashing the text, and two copies
+/// of one literal at different addresses only cost one more entry.
+fn interned_span_name(component: &'static str, method: &'static str) -> Option<&'static str> {
+    use std::collections::HashMap;
+    use std::sync::{OnceLock, RwLock};
+
+    #[derive(PartialEq, Eq, Hash)]
+    struct ByAddress(usize, usize, usize, usize);
+
+    /// Mixes the four words with a multiply (the FxHash step): the keys are addresses, not
+    /// input an attacker picks, and SipHash would cost more than the lookup saves.
+    #[derive(Default)]
+    struct AddressHasher(u64);
+
+    impl std::hash::Hasher for AddressHasher {
+        fn write(&mut self, bytes: &[u8]) {
+            for &b in bytes {
+                self.write_usize(b as usize);
+            }
+        }
+
+        fn write_usize(&mut self, n: usize) {
+            self.0 = (self.0.rotate_left(5) ^ n as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+
+        fn finish(&self) -> u64 {
+            self.0
+        }
+    }
+
+    type Names = HashMap<ByAddress, &'static str, std::hash::BuildHasherDefault<AddressHasher>>;
+    static NAMES: OnceLock<RwLock<Names>> = OnceLock::new();
+    let names = NAMES.get_or_init(Default::default);
+    let key = ByAddress(
+        component.as_ptr() as usize,
+        component.len(),
+        method.as_ptr() as usize,
+        method.len(),
+    );
+    if let Some(name) = names.read().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return Some(name);
+    }
+    let mut names = names.write().unwrap_or_else(|p| p.into_inner());
+    if let Some(name) = names.get(&key) {
+        return Some(name);
+    }
+    if names.len() >= MAX_INTERNED_NAMES {
+        return None;
+    }
+    let name: &'static str = Box::leak(format!("{component}.{method}").into_boxed_str());
+    names.insert(key, name);
+    Some(name)
+}
+
 const BUILTIN_TRACING: u8 = 1;
 const BUILTIN_METRICS: u8 = 2;
 const BUILTIN_LOGGING: u8 = 4;
@@ -408,7 +485,7 @@ impl CallState {
 
         let (mut call_ctx, span) = if builtins & BUILTIN_TRACING != 0 {
             ctx.start_span(
-                format!("{component}.{method}"),
+                span_name(&component, &method),
                 SpanOptions::new().promotable(),
             )
         } else {
@@ -634,5 +711,25 @@ impl Context {
         };
         call.finish(&result);
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn static_pairs_reuse_one_span_name_and_others_are_built() {
+        let (c, m) = (Cow::Borrowed("UserService"), Cow::Borrowed("GetUser"));
+        let first = span_name(&c, &m);
+        let second = span_name(&c, &m);
+        assert_eq!(first, "UserService.GetUser");
+        match (&first, &second) {
+            (Cow::Borrowed(a), Cow::Borrowed(b)) => assert!(std::ptr::eq(*a, *b)),
+            other => panic!("a static pair should reuse its name: {other:?}"),
+        }
+        let owned = span_name(&Cow::Owned("Orders".to_owned()), &m);
+        assert_eq!(owned, "Orders.GetUser");
+        assert!(matches!(owned, Cow::Owned(_)));
     }
 }
