@@ -53,14 +53,15 @@
 //
 // | group: side                                  | Ir    | reference                      |
 // |----------------------------------------------|-------|--------------------------------|
-// | intercept: hyperion_prometheus               | 4,955 | otel_sdk_all_parts 4,074 (1.22x) |
-// | intercept: hyperion_otlp                     | 6,723 | 1.65x                          |
-// | intercept: hyperion_both                     | 9,179 | 2.25x                          |
-// | intercept: hyperion_none (span only)         | 2,566 |                                |
+// | intercept: hyperion_prometheus               | 4,985 | otel_sdk_all_parts 4,074 (1.22x) |
+// | intercept: hyperion_otlp                     | 6,705 | 1.65x                          |
+// | intercept: hyperion_both                     | 9,177 | 2.25x                          |
+// | intercept: hyperion_none (span only)         | 2,548 |                                |
 //
 // The intercept rows are after the span name was built once per `'static` (component, method)
-// pair (core `intercept::span_name`); before it: 5,548 / 7,260 / 9,724 / 3,103 (1.36x): the
-// `format!` and its allocation and free were about 540 Ir a call.
+// pair (core `intercept::span_name`, a thread's own copy in front of a shared map); before it:
+// 5,548 / 7,260 / 9,724 / 3,103 (1.36x): the `format!` and its allocation and free were about
+// 550 Ir a call.
 // | counter_add_3_attributes: hyperion_prometheus| 1,078 | prometheus_client_family 1,137 |
 // | counter_add_3_attributes: hyperion_otlp      | 2,883 | otel_sdk_periodic_reader 1,629 |
 // | counter_add_3_attributes: hyperion_both      | 3,830 |                                |

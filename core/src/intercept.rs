@@ -284,7 +284,7 @@ fn interned_span_name(component: &'static str, method: &'static str) -> Option<&
     use std::collections::HashMap;
     use std::sync::{OnceLock, RwLock};
 
-    #[derive(PartialEq, Eq, Hash)]
+    #[derive(Clone, Copy, PartialEq, Eq, Hash)]
     struct ByAddress(usize, usize, usize, usize);
 
     /// Mixes the four words with a multiply (the FxHash step): the keys are addresses, not
@@ -309,26 +309,53 @@ fn interned_span_name(component: &'static str, method: &'static str) -> Option<&
     }
 
     type Names = HashMap<ByAddress, &'static str, std::hash::BuildHasherDefault<AddressHasher>>;
+    // Each thread looks in its own copy first: no shared cache line is written per call, so
+    // threads do not slow each other down; the shared map is read once per pair and thread.
+    thread_local! {
+        static LOCAL: std::cell::RefCell<Names> = std::cell::RefCell::default();
+    }
     static NAMES: OnceLock<RwLock<Names>> = OnceLock::new();
-    let names = NAMES.get_or_init(Default::default);
+
     let key = ByAddress(
         component.as_ptr() as usize,
         component.len(),
         method.as_ptr() as usize,
         method.len(),
     );
-    if let Some(name) = names.read().unwrap_or_else(|p| p.into_inner()).get(&key) {
-        return Some(name);
+    let local = LOCAL
+        .try_with(|local| local.try_borrow().ok()?.get(&key).copied())
+        .ok()
+        .flatten();
+    if local.is_some() {
+        return local;
     }
-    let mut names = names.write().unwrap_or_else(|p| p.into_inner());
-    if let Some(name) = names.get(&key) {
-        return Some(name);
-    }
-    if names.len() >= MAX_INTERNED_NAMES {
-        return None;
-    }
-    let name: &'static str = Box::leak(format!("{component}.{method}").into_boxed_str());
-    names.insert(key, name);
+    let names = NAMES.get_or_init(Default::default);
+    let shared = names
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+        .copied();
+    let name = match shared {
+        Some(name) => name,
+        None => {
+            let mut names = names.write().unwrap_or_else(|p| p.into_inner());
+            match names.get(&key) {
+                Some(name) => name,
+                None if names.len() >= MAX_INTERNED_NAMES => return None,
+                None => {
+                    let name: &'static str =
+                        Box::leak(format!("{component}.{method}").into_boxed_str());
+                    names.insert(key, name);
+                    name
+                }
+            }
+        }
+    };
+    let _ = LOCAL.try_with(|local| {
+        if let Ok(mut local) = local.try_borrow_mut() {
+            local.insert(key, name);
+        }
+    });
     Some(name)
 }
 
