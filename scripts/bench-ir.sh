@@ -14,15 +14,17 @@ shift
 [ $# -gt 0 ] || { echo "bench-ir: name at least one case" >&2; exit 1; }
 iters=${ITERS:-2000}
 command -v valgrind >/dev/null || { echo "bench-ir: valgrind is required" >&2; exit 1; }
-cargo bench -q -p hyperion-bench --bench "$bench" --no-run 2>/dev/null \
-  || cargo bench -p hyperion-bench --bench "$bench" --no-run
-binary=$(ls -t target/release/deps/"$bench"-* | grep -v '\.d$' | head -1)
+# The binary cargo built, as it reports it (not a guess in target/: CARGO_TARGET_DIR may move it).
+binary=$(cargo bench -q -p hyperion-bench --bench "$bench" --no-run --message-format=json 2>/dev/null \
+  | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
+[ -n "$binary" ] && [ -x "$binary" ] \
+  || { cargo bench -p hyperion-bench --bench "$bench" --no-run; echo "bench-ir: no binary for $bench" >&2; exit 1; }
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 total() { grep -E '^(summary|totals):' "$1" | head -1 | awk '{print $2}'; }
 count() { # case iterations [toggle]
   local file="$out/${1//\//_}-$2.out"
-  HYPERION_BENCH_CASE=$1 HYPERION_BENCH_ITERS=$2 valgrind --tool=callgrind ${3:+--toggle-collect=$3} \
+  HYPERION_BENCH_CASE=$1 HYPERION_BENCH_ITERS=$2 valgrind --tool=callgrind ${3:+"--toggle-collect=$3"} \
     --callgrind-out-file="$file" "$binary" >/dev/null 2>"$file.err" \
     || { cat "$file.err" >&2; exit 1; }
   total "$file"
@@ -34,6 +36,7 @@ for case in "$@"; do
     b=$(count "$case" $((2 * iters)))
     printf '%-24s %12d  (whole process)\n' "$case" $(((b - a) / (2 * iters)))
   else
-    printf '%-24s %12d\n' "$case" $(($(count "$case" "$iters" '*measured*') / iters))
+    n=$(count "$case" "$iters" '*measured*')
+    printf '%-24s %12d\n' "$case" $((n / iters))
   fi
 done

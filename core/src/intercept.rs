@@ -279,7 +279,9 @@ const MAX_INTERNED_NAMES: usize = 4096;
 
 /// The span name of a `'static` pair, built (and leaked) the first time. Keyed by the parts'
 /// addresses and lengths: hashing four words is cheaper than hashing the text, and two copies
-/// of one literal at different addresses only cost one more entry.
+/// of one literal at different addresses only cost one more entry. (A library unloaded and
+/// another loaded at its addresses could meet a stale name: a wrong name, never a memory
+/// error.)
 fn interned_span_name(component: &'static str, method: &'static str) -> Option<&'static str> {
     use std::collections::HashMap;
     use std::sync::{OnceLock, RwLock};
@@ -330,11 +332,15 @@ fn interned_span_name(component: &'static str, method: &'static str) -> Option<&
         return local;
     }
     let names = NAMES.get_or_init(Default::default);
-    let shared = names
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(&key)
-        .copied();
+    let shared = {
+        let read = names.read().unwrap_or_else(|p| p.into_inner());
+        match read.get(&key) {
+            Some(name) => Some(*name),
+            // Full: no write lock for pairs that will never get in.
+            None if read.len() >= MAX_INTERNED_NAMES => return None,
+            None => None,
+        }
+    };
     let name = match shared {
         Some(name) => name,
         None => {
