@@ -235,6 +235,68 @@ impl<'c> Log<'c> {
     }
 }
 
+/// Logs through a context's logger at `level`, checking the level *before* building anything:
+/// with logging off or the level filtered out, the fields' values are not even evaluated, so a
+/// disabled log line is one branch. Field keys are dotted names, as in OpenTelemetry
+/// (`user.id = id`); for other keys use [`Log`] directly.
+///
+/// ```
+/// use hyperion::{Context, Level};
+/// let ctx = Context::noop();
+/// let user = 42;
+/// hyperion::log!(ctx, Level::Info, "fetching user", user.id = user, cache.hit = true);
+/// hyperion::info!(&ctx, "fetching user", user.id = user);
+/// ```
+#[macro_export]
+macro_rules! log {
+    ($ctx:expr, $level:expr, $message:expr $(, $($key:ident).+ = $value:expr)* $(,)?) => {
+        match &$ctx {
+            ctx => {
+                let log = ctx.log();
+                let level: $crate::Level = $level;
+                if log.enabled(level) {
+                    log.log(level, $message, &[$($crate::kv(stringify!($($key).+), $value)),*]);
+                }
+            }
+        }
+    };
+}
+
+/// [`log!`] at [`Level::Trace`].
+#[macro_export]
+macro_rules! trace {
+    ($ctx:expr, $($rest:tt)+) => { $crate::log!($ctx, $crate::Level::Trace, $($rest)+) };
+}
+
+/// [`log!`] at [`Level::Debug`].
+#[macro_export]
+macro_rules! debug {
+    ($ctx:expr, $($rest:tt)+) => { $crate::log!($ctx, $crate::Level::Debug, $($rest)+) };
+}
+
+/// [`log!`] at [`Level::Info`].
+///
+/// ```
+/// let ctx = hyperion::Context::noop();
+/// hyperion::info!(ctx, "order created", order.id = 7, order.items = 3);
+/// ```
+#[macro_export]
+macro_rules! info {
+    ($ctx:expr, $($rest:tt)+) => { $crate::log!($ctx, $crate::Level::Info, $($rest)+) };
+}
+
+/// [`log!`] at [`Level::Warn`].
+#[macro_export]
+macro_rules! warn {
+    ($ctx:expr, $($rest:tt)+) => { $crate::log!($ctx, $crate::Level::Warn, $($rest)+) };
+}
+
+/// [`log!`] at [`Level::Error`].
+#[macro_export]
+macro_rules! error {
+    ($ctx:expr, $($rest:tt)+) => { $crate::log!($ctx, $crate::Level::Error, $($rest)+) };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -64,7 +64,7 @@
 //!
 //! # Layout
 //!
-//! The data these headers carry (ids, flags, [`TraceState`]) belongs to [`crate::trace`]; this
+//! The data these headers carry (ids, flags, [`TraceState`]) belongs to [`crate::trace`](mod@crate::trace); this
 //! module is the header codec on top of it:
 //!
 //! - `traceparent`: [`inject_trace_context`] and [`extract_trace_context`] (`traceparent` and
