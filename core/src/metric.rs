@@ -216,6 +216,7 @@ macro_rules! instrument {
             }
 
             /// Whether this instrument records anything.
+            #[inline]
             pub fn is_enabled(&self) -> bool {
                 self.0.is_some()
             }
@@ -347,3 +348,53 @@ instrument!(
     record,
     f64
 );
+/// Adds to a [`Counter`] or [`UpDownCounter`], checking that it records before building the
+/// attributes: on a no-op instrument the attributes' values are not even evaluated. Keys are
+/// dotted names (`http.route = route`).
+///
+/// ```
+/// use hyperion::{Context, Meter};
+/// let calls = Meter::noop().counter("app.calls").build();
+/// hyperion::add!(calls, Context::noop(), 1, component = "users", outcome = "ok");
+/// ```
+#[macro_export]
+macro_rules! add {
+    ($instrument:expr, $ctx:expr, $value:expr $(, $($key:ident).+ = $attr:expr)* $(,)?) => {
+        match (&$instrument, &$ctx) {
+            (instrument, ctx) => {
+                if instrument.is_enabled() {
+                    instrument.add(
+                        ctx,
+                        $value,
+                        &[$($crate::kv(stringify!($($key).+), $attr)),*],
+                    );
+                }
+            }
+        }
+    };
+}
+
+/// Records into a [`Histogram`] or [`Gauge`], checking that it records before building the
+/// attributes (see [`add!`](crate::add!)).
+///
+/// ```
+/// use hyperion::{Context, Meter};
+/// let latency = Meter::noop().histogram("app.latency").unit("s").build();
+/// hyperion::record!(latency, Context::noop(), 0.042, http.route = "/users/{id}");
+/// ```
+#[macro_export]
+macro_rules! record {
+    ($instrument:expr, $ctx:expr, $value:expr $(, $($key:ident).+ = $attr:expr)* $(,)?) => {
+        match (&$instrument, &$ctx) {
+            (instrument, ctx) => {
+                if instrument.is_enabled() {
+                    instrument.record(
+                        ctx,
+                        $value,
+                        &[$($crate::kv(stringify!($($key).+), $attr)),*],
+                    );
+                }
+            }
+        }
+    };
+}
