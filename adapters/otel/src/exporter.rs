@@ -306,20 +306,57 @@ pub(crate) fn otlp_logs(
     result.map_err(|e| e.to_string())
 }
 
-/// Builds the OTLP metric exporter to the same collector as traces (same rules as [`otlp`]).
+/// Builds the sender of OTLP metrics (the adapter's own, see [`crate::metrics::otlp`]) to the
+/// same collector as traces, with the same headers, compression, TLS and timeout rules as
+/// [`otlp`]. gRPC must be built on the adapter's runtime, HTTP off any runtime.
 pub(crate) fn otlp_metrics(
     config: &TracingSettings,
     target: &Target,
-) -> Result<opentelemetry_otlp::MetricExporter, String> {
-    let builder = opentelemetry_otlp::MetricExporter::builder();
+) -> Result<crate::metrics::otlp::Sender, String> {
+    use crate::metrics::otlp::{Sender, Transport};
+    use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
     let url = metrics_url(target);
-    let result = match target.protocol {
-        Protocol::Grpc => tonic_settings(builder.with_tonic(), config, &url)?.build(),
-        Protocol::HttpProtobuf | Protocol::HttpJson => {
-            http_settings(builder.with_http(), config, target, &url)?.build()
+    let timeout = export_timeout(config);
+    let transport = match target.protocol {
+        Protocol::Grpc => {
+            let mut metadata = tonic::metadata::MetadataMap::new();
+            for (k, v) in &config.headers {
+                let key =
+                    tonic::metadata::MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes())
+                        .map_err(|_| format!("invalid header name {k:?} in tracing.headers"))?;
+                let value = v
+                    .parse()
+                    .map_err(|_| format!("invalid value for header {k:?} in tracing.headers"))?;
+                metadata.insert(key, value);
+            }
+            let mut endpoint = tonic::transport::Endpoint::from_shared(url.clone())
+                .map_err(|e| format!("invalid value for `tracing.endpoint` {url:?}: {e}"))?;
+            if url.starts_with("https://") {
+                let mut tls = tonic::transport::ClientTlsConfig::new().with_enabled_roots();
+                if let Some(pem) = ca_certificate(config)? {
+                    tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
+                }
+                endpoint = endpoint.tls_config(tls).map_err(|e| e.to_string())?;
+            }
+            let channel = endpoint.connect_lazy();
+            Transport::Grpc {
+                client: Box::new(MetricsServiceClient::new(channel)),
+                metadata,
+                runtime: tokio::runtime::Handle::current(),
+            }
         }
+        Protocol::HttpProtobuf | Protocol::HttpJson => Transport::Http {
+            client: http_client(config, target)?,
+            url,
+            headers: config.headers.clone().into_iter().collect(),
+            json: target.protocol == Protocol::HttpJson,
+        },
     };
-    result.map_err(|e| e.to_string())
+    Ok(Sender {
+        transport,
+        gzip: config.compression == Compression::Gzip,
+        timeout,
+    })
 }
 
 /// The PEM of `tracing.certificate`, the CA that signs the collector's certificate.

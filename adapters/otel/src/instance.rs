@@ -17,7 +17,7 @@ pub(crate) struct OtelInstance {
     // their gRPC exporters run on.
     pub(crate) provider: Option<SdkTracerProvider>,
     pub(crate) tracer: Option<Arc<tracer::OtelTracer>>,
-    pub(crate) meters: Option<Arc<metrics::OtlpSink>>,
+    pub(crate) meters: Option<Arc<metrics::otlp::OtlpMetrics>>,
     pub(crate) meter_provider: Option<Arc<metrics::OtelMeterProvider>>,
     pub(crate) logger: Option<Arc<logger::OtelLogger>>,
     pub(crate) runtime_metrics: Option<RuntimeCollection>,
@@ -72,9 +72,9 @@ impl OtelInstance {
                 });
                 let meters = meters.map(|m| {
                     if shutdown {
-                        m.provider().shutdown()
+                        m.shutdown()
                     } else {
-                        m.provider().force_flush()
+                        m.force_flush()
                     }
                 });
                 let logs = logs.map(|p| {

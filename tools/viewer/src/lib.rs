@@ -28,9 +28,9 @@
 //! The JSON API behind the page (`/api/traces?service=&min_duration=&error=`,
 //! `/api/traces/{id}`, `/api/metrics`, `/api/logs`, `/api/stats`) is listed in [`web`].
 //!
-//! OTLP metrics from the OpenTelemetry Rust SDK carry no exemplars yet; to see exemplars of a
-//! hyperion service, let the viewer scrape its Prometheus endpoint
-//! ([`ViewerConfig::scrape`], `--scrape NAME=URL`).
+//! Exemplars arrive with OTLP metrics that carry them (hyperion's do; the OpenTelemetry Rust
+//! SDK's carry none yet). A service that exports metrics only to Prometheus can be scraped
+//! instead ([`ViewerConfig::scrape`], `--scrape NAME=URL`).
 
 mod ids;
 mod otlp;

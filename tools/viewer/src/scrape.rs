@@ -1,8 +1,9 @@
 //! Scraping Prometheus endpoints for exemplars.
 //!
-//! OTLP metrics from the OpenTelemetry Rust SDK carry no exemplars yet (opentelemetry-rust
-//! issue 3369), while hyperion's Prometheus endpoint serves them in OpenMetrics text. So the
-//! viewer can also scrape such endpoints (`--scrape gateway=http://127.0.0.1:8080/metrics`):
+//! A service may export metrics to Prometheus only (hyperion's `metrics.exporter: prometheus`,
+//! the default), and the OpenTelemetry Rust SDK's OTLP metrics carry no exemplars yet
+//! (opentelemetry-rust issue 3369), while hyperion's Prometheus endpoint serves them in
+//! OpenMetrics text. So the viewer can also scrape such endpoints (`--scrape gateway=http://127.0.0.1:8080/metrics`):
 //! every counter, gauge and histogram becomes a series of the named service, and every exemplar
 //! a link to its trace. Plain HTTP only; this is a development tool on the developer's machine.
 

@@ -111,16 +111,25 @@ async fn hyperion_otel_sends_spans_logs_and_metrics_over_each_otlp_protocol() {
         assert_eq!(line["span_id"], span_id.as_str(), "{protocol}");
         assert_eq!(line["attributes"]["user.id"], "42");
         assert_eq!(line["severity"], "INFO");
-        // Metrics over OTLP: the counter and the intercept's own instruments, no exemplars.
+        // Metrics over OTLP: the counter and the intercept's own instruments, with exemplars
+        // (hyperion's own OTLP metrics; the Rust SDK's carry none) naming the call's span.
         let lookups = wait_for_series(&viewer, "shop.lookups", &service, None).await;
         assert_eq!(lookups["kind"], "counter", "{protocol}");
         assert_eq!(lookups["points"][0]["value"]["number"], 1.0);
-        let calls = wait_for_series(&viewer, "hyperion.intercept.calls", &service, None).await;
-        assert_eq!(
-            calls["exemplars"],
-            serde_json::json!([]),
-            "the Rust SDK sends no exemplars over OTLP yet"
-        );
+        let calls = wait_for_series(
+            &viewer,
+            "hyperion.intercept.calls",
+            &service,
+            Some(&trace_id),
+        )
+        .await;
+        let exemplar = calls["exemplars"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["trace_id"] == trace_id.as_str())
+            .unwrap();
+        assert_eq!(exemplar["span_id"], span_id.as_str(), "{protocol}: {calls}");
     }
     viewer.shutdown().await.unwrap();
 }

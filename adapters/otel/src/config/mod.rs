@@ -18,6 +18,7 @@
 //! | `tracing.promotion.{enabled, threshold, fast_calls}` ([`PromotionSettings`]) | none | off, 50 ms, `event` |
 //! | `metrics.exporter` (`prometheus,otlp` means `both`) | `OTEL_METRICS_EXPORTER` | `prometheus` |
 //! | `metrics.interval`, `metrics.export_timeout` (ms) | `OTEL_METRIC_EXPORT_INTERVAL`, `OTEL_METRIC_EXPORT_TIMEOUT` | 60 s, 30 s |
+//! | `metrics.temporality` (OTLP: `cumulative`, `delta`, `lowmemory`) | `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE` | `cumulative` |
 //! | `metrics.port`, `metrics.bind_address` | `OTEL_EXPORTER_PROMETHEUS_PORT`, `OTEL_EXPORTER_PROMETHEUS_HOST` | 9464, `localhost` |
 //! | `logging.otlp` (`otlp` is true; `none`, `console` false) | `OTEL_LOGS_EXPORTER` | false |
 //! | `logging.batch.scheduled_delay`, `.export_timeout` (ms) | `OTEL_BLRP_SCHEDULE_DELAY`, `OTEL_BLRP_EXPORT_TIMEOUT` | 1 s, 30 s |
@@ -114,6 +115,22 @@ hyperion::config_enum! {
         Both = "both",
         /// Metrics are not exported (`none`).
         None = "none",
+    }
+}
+
+hyperion::config_enum! {
+    /// The aggregation temporality of OTLP metrics (`metrics.temporality`), as
+    /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE` names it. Up-down counters and gauges
+    /// are cumulative under every preference (the specification's table for synchronous
+    /// instruments); the Prometheus endpoint is cumulative always.
+    pub enum Temporality {
+        /// Every point counts from the start (`cumulative`). The default.
+        #[default]
+        Cumulative = "cumulative",
+        /// Counters and histograms count since the previous export (`delta`).
+        Delta = "delta",
+        /// The same as `delta` for hyperion's synchronous instruments (`lowmemory`).
+        LowMemory = "lowmemory",
     }
 }
 
@@ -415,6 +432,11 @@ const ENV: &[EnvVar] = &[
     EnvVar::new("OTEL_METRICS_EXPORTER", "metrics.exporter").map(metrics_exporter),
     EnvVar::new("OTEL_METRIC_EXPORT_INTERVAL", "metrics.interval"),
     EnvVar::new("OTEL_METRIC_EXPORT_TIMEOUT", "metrics.export_timeout"),
+    EnvVar::new(
+        "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+        "metrics.temporality",
+    )
+    .lowercase(),
     EnvVar::new("OTEL_BLRP_SCHEDULE_DELAY", "logging.batch.scheduled_delay"),
     EnvVar::new("OTEL_BLRP_EXPORT_TIMEOUT", "logging.batch.export_timeout"),
     EnvVar::new("OTEL_BLRP_MAX_QUEUE_SIZE", "logging.batch.max_queue_size"),
@@ -764,7 +786,10 @@ pub struct MetricsSettings {
     /// Default: 30 s.
     #[serde(with = "duration")]
     pub export_timeout: Duration,
-    /// Whether histograms and counters carry trace exemplars. Default: `true`.
+    /// The temporality of OTLP counters and histograms. Default: [`Temporality::Cumulative`].
+    pub temporality: Temporality,
+    /// Whether histograms and counters carry trace exemplars (in Prometheus and OTLP).
+    /// Default: `true`.
     pub exemplars: bool,
     /// The most distinct attribute sets kept per instrument; at least 1. Default: 2000.
     pub cardinality_limit: usize,
@@ -790,6 +815,7 @@ impl Default for MetricsSettings {
             collect_runtime: false,
             interval: Duration::from_secs(60),
             export_timeout: Duration::from_secs(30),
+            temporality: Temporality::Cumulative,
             exemplars: true,
             cardinality_limit: 2000,
             max_label_value_length: 256,

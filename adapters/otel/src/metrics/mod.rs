@@ -1,13 +1,16 @@
-//! Metrics: the facade's meter provider over two sinks — the Prometheus endpoint with trace
-//! exemplars and OTLP push through the SDK — and the runtime metrics.
+//! Metrics: the facade's meter provider over one aggregation store, read by the Prometheus
+//! endpoint and the OTLP exporter (both with trace exemplars), and the runtime metrics.
 //!
-//! - `meter`: [`hyperion::metric::MeterProvider`] and its instruments over both sinks.
-//! - `prometheus`: the in-process aggregation, OpenMetrics/classic exposition, naming rules.
+//! - `meter`: [`hyperion::metric::MeterProvider`] and its instruments over the store.
+//! - `prometheus`: the store (aggregation cells, series, cardinality), OpenMetrics/classic
+//!   exposition, naming rules.
+//! - `otlp`: the OTLP exporter reading the store (temporality, exemplars, transports).
 //! - `endpoint`: the HTTP listener and the router to mount in an application's own server.
 //! - `runtime`: process and tokio gauges.
 
 pub(crate) mod endpoint;
 pub(crate) mod meter;
+pub(crate) mod otlp;
 pub(crate) mod prometheus;
 pub(crate) mod runtime;
 
@@ -20,7 +23,7 @@ use crate::config::OtlpSignal;
 use crate::exporter::{self, collector_exporter};
 use crate::resource::resource;
 use crate::{Configs, OtelModule, PrometheusEndpoint, config, config_error, module_error};
-pub(crate) use meter::{OtelMeterProvider, OtlpSink};
+pub(crate) use meter::OtelMeterProvider;
 pub(crate) use prometheus::ExemplarGate;
 
 impl OtelModule {
@@ -38,70 +41,67 @@ impl OtelModule {
             // The background sampler runs on the adapter's runtime.
             AdapterRuntime::get(runtime)?;
         }
-        let prometheus = match m.exporter {
-            MetricsExporter::Prometheus | MetricsExporter::Both => {
-                let sink =
-                    Arc::new(prometheus::PrometheusSink::new(m).with_exemplar_gate(exemplar_gate));
-                // With `metrics.listen: false` the application serves the router itself.
-                let listener = if m.listen {
-                    Some(endpoint::bind(m).map_err(config_error)?)
-                } else {
-                    None
-                };
-                let addr = listener.as_ref().and_then(|l| l.local_addr().ok());
-                let ep = PrometheusEndpoint::new(
-                    sink.clone(),
-                    runtime_metrics.clone(),
-                    m.path.clone(),
-                    addr,
+        if m.exporter == MetricsExporter::None {
+            return Ok(Meters {
+                provider: OtelMeterProvider {
+                    store: None,
+                    otlp: None,
+                    #[cfg(feature = "testing")]
+                    tap: self.metric_tap.clone(),
+                },
+                otlp: None,
+                runtime: runtime_metrics,
+                server,
+            });
+        }
+        // One store, whichever exporters read it.
+        let store = Arc::new(prometheus::PrometheusSink::new(m).with_exemplar_gate(exemplar_gate));
+        if matches!(
+            m.exporter,
+            MetricsExporter::Prometheus | MetricsExporter::Both
+        ) {
+            // With `metrics.listen: false` the application serves the router itself.
+            let listener = if m.listen {
+                Some(endpoint::bind(m).map_err(config_error)?)
+            } else {
+                None
+            };
+            let addr = listener.as_ref().and_then(|l| l.local_addr().ok());
+            let ep = PrometheusEndpoint::new(
+                store.clone(),
+                runtime_metrics.clone(),
+                m.path.clone(),
+                addr,
+            );
+            if let Some(listener) = listener {
+                server = Some(
+                    endpoint::serve(&ep, listener, &AdapterRuntime::get(runtime)?)
+                        .map_err(module_error)?,
                 );
-                if let Some(listener) = listener {
-                    server = Some(
-                        endpoint::serve(&ep, listener, &AdapterRuntime::get(runtime)?)
-                            .map_err(module_error)?,
-                    );
-                }
-                *self.endpoint.lock().unwrap_or_else(|p| p.into_inner()) = Some(ep);
-                Some(sink)
             }
-            MetricsExporter::Otlp | MetricsExporter::None => None,
-        };
+            *self.endpoint.lock().unwrap_or_else(|p| p.into_inner()) = Some(ep);
+        }
         let otlp = match m.exporter {
             MetricsExporter::Otlp | MetricsExporter::Both => {
-                let exporter = collector_exporter(
+                let sender = collector_exporter(
                     settings,
                     OtlpSignal::Metrics,
                     runtime,
                     exporter::otlp_metrics,
                 )
                 .await?;
-                let reader = opentelemetry_sdk::metrics::PeriodicReader::builder(exporter)
-                    .with_interval(m.interval)
-                    .build();
-                // The same attribute-set limit as the Prometheus sink (the SDK's own default
-                // is 2000 whatever the config says).
-                let limit = m.cardinality_limit;
-                let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
-                    .with_resource(resource(config))
-                    .with_reader(reader)
-                    .with_view(move |_: &opentelemetry_sdk::metrics::Instrument| {
-                        opentelemetry_sdk::metrics::Stream::builder()
-                            .with_cardinality_limit(limit)
-                            .build()
-                            .ok()
-                    })
-                    .build();
-                Some(Arc::new(OtlpSink::new(provider)))
+                let collector =
+                    otlp::Collector::new(store.clone(), &resource(config), m.temporality);
+                Some(Arc::new(otlp::OtlpMetrics::start(
+                    collector, sender, m.interval,
+                )))
             }
             MetricsExporter::Prometheus | MetricsExporter::None => None,
         };
         Ok(Meters {
             provider: OtelMeterProvider {
-                prometheus,
+                store: Some(store),
                 otlp: otlp.clone(),
-                otlp_counters: Default::default(),
-                default_boundaries: m.histogram_boundaries.clone(),
-                max_label_value_length: m.max_label_value_length,
                 #[cfg(feature = "testing")]
                 tap: self.metric_tap.clone(),
             },
@@ -115,7 +115,7 @@ impl OtelModule {
 /// What `meter_provider` builds.
 pub(crate) struct Meters {
     pub(crate) provider: OtelMeterProvider,
-    pub(crate) otlp: Option<Arc<OtlpSink>>,
+    pub(crate) otlp: Option<Arc<otlp::OtlpMetrics>>,
     pub(crate) runtime: Arc<OnceLock<runtime::RuntimeMetrics>>,
     /// Stops the Prometheus listener.
     pub(crate) server: Option<tokio::sync::oneshot::Sender<()>>,

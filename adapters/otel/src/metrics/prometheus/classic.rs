@@ -1,10 +1,6 @@
-//! The classic Prometheus text format (0.0.4), derived from the OpenMetrics text that
-//! prometheus-client renders.
-//!
-//! prometheus-client 0.25 writes OpenMetrics only, and its histogram state (buckets, sum, count,
-//! exemplars) can be read only through its encoder. Rather than keep a second copy of every
-//! value on the hot path, the classic text is made from the OpenMetrics text by a line
-//! transform over output this module controls (the families, names and labels are ours):
+//! The classic Prometheus text format (0.0.4), derived from the OpenMetrics text the store
+//! writes ([`super::text`]) by a line transform over output this module controls (the
+//! families, names and labels are ours), so that the two formats cannot drift apart:
 //!
 //! - `# EOF` and `# UNIT` lines are dropped (0.0.4 has neither);
 //! - a counter's `# HELP`/`# TYPE` name gains `_total`, so that it names its samples, as 0.0.4
@@ -12,11 +8,9 @@
 //! - `\"` in help text becomes `"` (0.0.4 escapes only `\\` and `\n` there);
 //! - exemplars (` # {trace_id="…",span_id="…"} value timestamp` after a sample) are cut off,
 //!   found as the first `#` outside a quoted label value.
-//!
-//! Both formats also lose the `{}` prometheus-client writes for an empty label set (valid, but
-//! noise): see [`tidy_openmetrics`].
+//! - an empty label set's `{}` is dropped (the writer writes none; kept for older input).
 
-/// The classic text format of an OpenMetrics exposition written by prometheus-client.
+/// The classic text format of an OpenMetrics exposition written by [`super::text`].
 pub(crate) fn from_openmetrics(openmetrics: &str) -> String {
     let mut out = String::with_capacity(openmetrics.len());
     let mut help: Option<&str> = None;
@@ -54,21 +48,6 @@ pub(crate) fn from_openmetrics(openmetrics: &str) -> String {
         out.push('\n');
     }
     flush_help(&mut out, help, None);
-    out
-}
-
-/// The OpenMetrics text without the `{}` of samples with an empty label set
-/// (`name{} 1` -> `name 1`).
-pub(crate) fn tidy_openmetrics(text: String) -> String {
-    if !text.contains("{} ") {
-        return text;
-    }
-    let mut out = String::with_capacity(text.len());
-    for line in text.split_inclusive('\n') {
-        let (name, rest) = split_empty_labels(line);
-        out.push_str(name);
-        out.push_str(rest);
-    }
     out
 }
 
@@ -170,17 +149,6 @@ mod tests {
                     g -1.5\n\
                     h{k=\"{} \"} 1\n";
         assert_eq!(classic, want);
-    }
-
-    #[test]
-    fn empty_label_sets_are_dropped_from_openmetrics() {
-        let om = "# TYPE g gauge\ng{} 1\ng{k=\"{} \"} 2\n# EOF\n".to_owned();
-        assert_eq!(
-            tidy_openmetrics(om),
-            "# TYPE g gauge\ng 1\ng{k=\"{} \"} 2\n# EOF\n"
-        );
-        let unchanged = "# TYPE g gauge\ng{k=\"v\"} 2\n# EOF\n".to_owned();
-        assert_eq!(tidy_openmetrics(unchanged.clone()), unchanged);
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! The Prometheus/OpenMetrics sink: the facade's instruments recorded into prometheus-client
-//! metrics, rendered as OpenMetrics text with exemplars, or as the classic text format.
+//! The metric store: the one aggregation of the facade's instruments, read by the Prometheus
+//! endpoint (OpenMetrics text with exemplars, or the classic text format) and by the OTLP
+//! exporter (see [`crate::metrics::otlp`]) at scrape and export time.
 //!
-//! The OpenTelemetry SDK never fills in exemplars (DESIGN.md), so the Prometheus endpoint does
-//! not go through it: each instrument is a family of prometheus-client metrics
-//! (`CounterWithExemplar`, `HistogramWithExemplars`, and atomics for gauges), one per label set.
+//! The OpenTelemetry SDK never fills in exemplars (DESIGN.md), so metrics do not go through
+//! it: each instrument is a family of series, one per label set, each an aggregation cell of
+//! [`cells`] (atomics, plus an exemplar slot per counter and per histogram bucket). A record
+//! costs the same whichever exporters are configured.
 //!
 //! - **Names** follow OpenTelemetry's Prometheus rules, with `namespace_` and `subsystem_` in
 //!   front (see [`naming`]).
@@ -12,8 +14,8 @@
 //!   `metrics.exemplars` is on. Histograms keep one exemplar per bucket, counters the latest;
 //!   a record without a sampled span keeps the previous exemplar. The ids are stored as bytes
 //!   and written as hex only when rendered, and the clock is read only when an exemplar is
-//!   attached. prometheus-client 0.25 renders exemplar timestamps (seconds since the epoch, as
-//!   a float): no hand-written renderer is needed.
+//!   attached. The text is written by [`text`]; exemplar timestamps are seconds since the
+//!   epoch, as a float.
 //! - **Classic text** (format 0.0.4, for scrapers that do not ask for OpenMetrics) is derived
 //!   from the OpenMetrics text (see [`classic`]): no exemplars, no `# UNIT`, no `# EOF`, and
 //!   counters typed under their `_total` name.
@@ -30,34 +32,28 @@
 //!   `x` next to a counter `x`) would make the exposition invalid: its recorder drops every
 //!   value and counts it in [`PrometheusSink::dropped_values`].
 
+pub(crate) mod cells;
 mod classic;
-mod naming;
-pub(crate) use naming::truncate;
+pub(crate) mod naming;
 #[cfg(test)]
 mod parse;
-mod series;
+pub(crate) mod series;
+mod text;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use crate::config::MetricsSettings;
 use hyperion::metric::{
     CounterRecorder, GaugeRecorder, HistogramRecorder, InstrumentDescriptor, InstrumentKind,
     UpDownCounterRecorder,
 };
-use hyperion::{Context, KeyValue, SpanId, TraceId};
-use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{
-    DescriptorEncoder, EncodeLabel as _, EncodeLabelSet, EncodeMetric as _, LabelSetEncoder,
-};
-use prometheus_client::metrics::MetricType;
-use prometheus_client::metrics::counter::Atomic as _;
-use prometheus_client::metrics::exemplar::{CounterWithExemplar, HistogramWithExemplars};
-use prometheus_client::registry::{Registry, Unit};
+use hyperion::{Context, KeyValue, TraceId};
 
+use cells::{CounterCell, Exemplar, GaugeCell, HistogramCell, UpDownCell};
 use naming::MetricName;
 use series::SeriesTable;
 
@@ -75,11 +71,12 @@ pub(crate) const OTEL_DEFAULT_BUCKETS: [f64; 15] = [
 const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 const CLASSIC_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// The Prometheus sink: creates recorders and renders what they recorded. `Send + Sync`; share
-/// it as an `Arc`.
+/// The metric store: creates recorders, renders what they recorded as Prometheus text, and
+/// hands its families to the OTLP exporter. `Send + Sync`; share it as an `Arc`.
 pub(crate) struct PrometheusSink {
-    registry: Registry,
-    families: Arc<Families>,
+    families: Families,
+    /// When the store was made: the start of every cumulative OTLP point.
+    started: SystemTime,
     shared: Arc<Shared>,
     namespace: Option<String>,
     subsystem: Option<String>,
@@ -102,38 +99,27 @@ struct Shared {
 }
 
 impl Shared {
-    /// The exemplar for a record under `ctx`: its span, when valid and sampled.
+    /// The exemplar for a record of `value` under `ctx`: its span, when valid and sampled.
     #[inline]
-    fn exemplar(&self, ctx: &Context) -> Option<TraceExemplar> {
+    fn exemplar(&self, ctx: &Context, value: f64) -> Option<Exemplar> {
         if !self.exemplars {
             return None;
         }
         let sc = ctx.span_context();
-        (sc.is_valid() && sc.is_sampled()).then(|| TraceExemplar {
+        if !(sc.is_valid() && sc.is_sampled()) {
+            return None;
+        }
+        Some(Exemplar {
             trace_id: sc.trace_id(),
             span_id: sc.span_id(),
+            value,
+            time: SystemTime::now(),
         })
     }
 
     #[cold]
     fn drop_value(&self) {
         self.dropped.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-/// An exemplar's labels: the ids as bytes, written as lowercase hex only when rendered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct TraceExemplar {
-    trace_id: TraceId,
-    span_id: SpanId,
-}
-
-impl EncodeLabelSet for TraceExemplar {
-    fn encode(&self, encoder: &mut LabelSetEncoder<'_>) -> Result<(), fmt::Error> {
-        let mut trace = [0u8; 32];
-        let mut span = [0u8; 16];
-        ("trace_id", self.trace_id.encode_hex(&mut trace)).encode(encoder.encode_label())?;
-        ("span_id", self.span_id.encode_hex(&mut span)).encode(encoder.encode_label())
     }
 }
 
@@ -168,32 +154,21 @@ fn gate_exemplars(text: String, kept: &dyn Fn([u8; 16]) -> bool) -> String {
     out
 }
 
-/// The time stamped on an exemplar. prometheus-client renders it with
-/// `duration_since(UNIX_EPOCH).unwrap()`, so a clock set before 1970 gets no timestamp rather
-/// than a panic at scrape time.
-#[inline]
-fn exemplar_time() -> Option<SystemTime> {
-    let now = SystemTime::now();
-    now.duration_since(UNIX_EPOCH).is_ok().then_some(now)
-}
-
-type CounterMetric = CounterWithExemplar<TraceExemplar>;
-type HistogramMetric = HistogramWithExemplars<TraceExemplar>;
-
-/// One instrument: a Prometheus metric family.
-struct Family {
+/// One instrument: a Prometheus metric family, and what OTLP names it.
+pub(crate) struct Family {
     name: MetricName,
-    unit: Option<Unit>,
     help: String,
-    data: Data,
+    /// The first registration's descriptor: the OTLP name, description, unit and scope.
+    pub(crate) instrument: InstrumentDescriptor,
+    pub(crate) data: Data,
 }
 
-enum Data {
-    Counter(Arc<SeriesTable<CounterMetric>>),
-    UpDownCounter(Arc<SeriesTable<AtomicI64>>),
-    Histogram(Arc<SeriesTable<HistogramMetric>>),
-    /// `f64` bits.
-    Gauge(Arc<SeriesTable<AtomicU64>>),
+/// The series of a family, by kind.
+pub(crate) enum Data {
+    Counter(Arc<SeriesTable<CounterCell>>),
+    UpDownCounter(Arc<SeriesTable<UpDownCell>>),
+    Histogram(Arc<SeriesTable<HistogramCell>>),
+    Gauge(Arc<SeriesTable<GaugeCell>>),
 }
 
 impl Data {
@@ -215,16 +190,16 @@ impl Data {
         }
     }
 
-    fn metric_type(&self) -> MetricType {
+    fn metric_type(&self) -> &'static str {
         match self {
-            Data::Counter(_) => MetricType::Counter,
-            Data::Histogram(_) => MetricType::Histogram,
-            Data::UpDownCounter(_) | Data::Gauge(_) => MetricType::Gauge,
+            Data::Counter(_) => "counter",
+            Data::Histogram(_) => "histogram",
+            Data::UpDownCounter(_) | Data::Gauge(_) => "gauge",
         }
     }
 }
 
-/// The families of a sink, in registration order; the collector prometheus-client renders.
+/// The families of a store, in registration order.
 #[derive(Default)]
 struct Families(RwLock<FamilyList>);
 
@@ -244,44 +219,50 @@ impl fmt::Debug for Families {
     }
 }
 
-impl Collector for Families {
-    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), fmt::Error> {
-        let families = self
-            .0
+impl Families {
+    /// The families, in registration order (a snapshot: the lock is not held while reading).
+    fn list(&self) -> Vec<Arc<Family>> {
+        self.0
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .list
-            .clone();
-        for family in families {
+            .clone()
+    }
+
+    /// Every non-empty family as OpenMetrics text, without `# EOF`.
+    fn encode(&self, out: &mut String) {
+        for family in self.list() {
             if family.data.is_empty() {
                 continue;
             }
-            let mut metric = encoder.encode_descriptor(
-                &family.name.base,
-                &family.help,
-                family.unit.as_ref(),
-                family.data.metric_type(),
-            )?;
+            let name = &family.name;
+            text::descriptor(out, name, &family.help, family.data.metric_type());
             match &family.data {
-                Data::Counter(t) => {
-                    t.try_for_each(|labels, c| c.encode(metric.encode_family(labels)?))?;
+                Data::Counter(t) => t.for_each(|s| {
+                    text::counter(
+                        out,
+                        name,
+                        s.labels,
+                        s.metric.value(),
+                        s.metric.exemplar().as_ref(),
+                    )
+                }),
+                Data::Histogram(t) => t.for_each(|s| {
+                    let h = s.metric;
+                    let mut exemplars = vec![None; h.bounds().len() + 1];
+                    for (i, e) in h.exemplars() {
+                        exemplars[i] = Some(e);
+                    }
+                    text::histogram(out, name, s.labels, h.bounds(), &h.read(), &exemplars);
+                }),
+                Data::UpDownCounter(t) => {
+                    t.for_each(|s| text::gauge_int(out, name, s.labels, s.metric.value()))
                 }
-                Data::Histogram(t) => {
-                    t.try_for_each(|labels, h| h.encode(metric.encode_family(labels)?))?;
+                Data::Gauge(t) => {
+                    t.for_each(|s| text::gauge(out, name, s.labels, s.metric.value()))
                 }
-                Data::UpDownCounter(t) => t.try_for_each(|labels, v| {
-                    metric
-                        .encode_family(labels)?
-                        .encode_gauge(&v.load(Ordering::Relaxed))
-                })?,
-                Data::Gauge(t) => t.try_for_each(|labels, v| {
-                    metric
-                        .encode_family(labels)?
-                        .encode_gauge(&f64::from_bits(v.load(Ordering::Relaxed)))
-                })?,
             }
         }
-        Ok(())
     }
 }
 
@@ -289,12 +270,9 @@ impl PrometheusSink {
     /// A sink configured by the `metrics` section: namespace, subsystem, exemplars, cardinality
     /// limit, label value length and default histogram boundaries.
     pub(crate) fn new(config: &MetricsSettings) -> Self {
-        let families = Arc::new(Families::default());
-        let mut registry = Registry::default();
-        registry.register_collector(Box::new(Arc::clone(&families)));
         PrometheusSink {
-            registry,
-            families,
+            families: Families::default(),
+            started: SystemTime::now(),
             shared: Arc::new(Shared {
                 exemplars: config.exemplars,
                 dropped: AtomicU64::new(0),
@@ -379,12 +357,9 @@ impl PrometheusSink {
     /// format 0.0.4 (no exemplars, no `# EOF`).
     pub(crate) fn render(&self, openmetrics: bool) -> String {
         let mut out = String::new();
-        // Writing into a String cannot fail, and nothing here encodes a native-only histogram
-        // (prometheus-client's only error): the results carry no information.
-        let _ = prometheus_client::encoding::text::encode_registry(&mut out, &self.registry);
+        self.families.encode(&mut out);
         if openmetrics {
-            let _ = prometheus_client::encoding::text::encode_eof(&mut out);
-            let out = classic::tidy_openmetrics(out);
+            out.push_str("# EOF\n");
             match &self.exemplar_gate {
                 Some(kept) => gate_exemplars(out, &**kept),
                 None => out,
@@ -438,6 +413,21 @@ impl PrometheusSink {
         openmetrics > 0.0 && openmetrics >= other
     }
 
+    /// The families, in registration order, for the OTLP exporter.
+    pub(crate) fn families(&self) -> Vec<Arc<Family>> {
+        self.families.list()
+    }
+
+    /// When the store was made.
+    pub(crate) fn started(&self) -> SystemTime {
+        self.started
+    }
+
+    /// The exemplar gate, if tail sampling is on.
+    pub(crate) fn exemplar_gate(&self) -> Option<&ExemplarGate> {
+        self.exemplar_gate.as_ref()
+    }
+
     /// Values dropped as invalid (NaN, infinite), and values sent to an instrument whose name
     /// collides with a family of another kind.
     pub(crate) fn dropped_values(&self) -> u64 {
@@ -474,9 +464,9 @@ impl PrometheusSink {
             }
         }
         let family = Arc::new(Family {
-            unit: name.unit.clone().map(Unit::Other),
             help: naming::escape_help(&d.description),
             data: self.data(d, kind),
+            instrument: d.clone(),
             name,
         });
         let i = families.list.len();
@@ -495,13 +485,13 @@ impl PrometheusSink {
                 limit,
                 max_len,
                 overflowed,
-                CounterMetric::default,
+                CounterCell::default,
             ))),
             InstrumentKind::UpDownCounter => Data::UpDownCounter(Arc::new(SeriesTable::new(
                 limit,
                 max_len,
                 overflowed,
-                AtomicI64::default,
+                UpDownCell::default,
             ))),
             InstrumentKind::Histogram => {
                 let buckets: Arc<[f64]> = self.boundaries(d).into();
@@ -509,14 +499,14 @@ impl PrometheusSink {
                     limit,
                     max_len,
                     overflowed,
-                    move || HistogramMetric::new(buckets.iter().copied()),
+                    move || HistogramCell::new(Arc::clone(&buckets)),
                 )))
             }
             InstrumentKind::Gauge => Data::Gauge(Arc::new(SeriesTable::new(
                 limit,
                 max_len,
                 overflowed,
-                AtomicU64::default,
+                GaugeCell::default,
             ))),
         }
     }
@@ -556,43 +546,34 @@ impl fmt::Debug for PrometheusSink {
 
 /// A counter's recorder.
 struct CounterSeries {
-    table: Arc<SeriesTable<CounterMetric>>,
+    table: Arc<SeriesTable<CounterCell>>,
     shared: Arc<Shared>,
 }
 
 impl CounterRecorder for CounterSeries {
     #[inline]
     fn add(&self, ctx: &Context, value: u64, attributes: &[KeyValue<'_>]) {
-        let exemplar = self.shared.exemplar(ctx);
-        self.table.record(attributes, |counter| match exemplar {
-            Some(exemplar) => {
-                counter.inc_by(value, Some(exemplar), exemplar_time());
-            }
-            // `inc_by(v, None, _)` would clear the last exemplar: add to the atomic instead.
-            None => {
-                counter.inner().inc_by(value);
-            }
-        });
+        let exemplar = self.shared.exemplar(ctx, value as f64);
+        self.table
+            .record(attributes, |counter| counter.add(value, exemplar));
     }
 }
 
 /// An up-down counter's recorder.
 struct UpDownSeries {
-    table: Arc<SeriesTable<AtomicI64>>,
+    table: Arc<SeriesTable<UpDownCell>>,
 }
 
 impl UpDownCounterRecorder for UpDownSeries {
     #[inline]
     fn add(&self, _ctx: &Context, value: i64, attributes: &[KeyValue<'_>]) {
-        self.table.record(attributes, |sum| {
-            sum.fetch_add(value, Ordering::Relaxed);
-        });
+        self.table.record(attributes, |sum| sum.add(value));
     }
 }
 
 /// A histogram's recorder.
 struct HistogramSeries {
-    table: Arc<SeriesTable<HistogramMetric>>,
+    table: Arc<SeriesTable<HistogramCell>>,
     shared: Arc<Shared>,
 }
 
@@ -603,17 +584,15 @@ impl HistogramRecorder for HistogramSeries {
             self.shared.drop_value();
             return;
         }
-        let exemplar = self.shared.exemplar(ctx);
-        let time = exemplar.and_then(|_| exemplar_time());
-        self.table.record(attributes, |histogram| {
-            histogram.observe(value, exemplar, time)
-        });
+        let exemplar = self.shared.exemplar(ctx, value);
+        self.table
+            .record(attributes, |histogram| histogram.record(value, exemplar));
     }
 }
 
 /// A gauge's recorder.
 struct GaugeSeries {
-    table: Arc<SeriesTable<AtomicU64>>,
+    table: Arc<SeriesTable<GaugeCell>>,
     shared: Arc<Shared>,
 }
 
@@ -624,9 +603,7 @@ impl GaugeRecorder for GaugeSeries {
             self.shared.drop_value();
             return;
         }
-        self.table.record(attributes, |last| {
-            last.store(value.to_bits(), Ordering::Relaxed);
-        });
+        self.table.record(attributes, |last| last.set(value));
     }
 }
 

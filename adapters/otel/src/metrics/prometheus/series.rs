@@ -52,6 +52,7 @@ pub(crate) struct SeriesTable<M> {
     make: Box<dyn Fn() -> M + Send + Sync>,
     overflowed: Arc<AtomicU64>,
     overflow_labels: Labels,
+    overflow_attributes: [opentelemetry::KeyValue; 1],
     inner: RwLock<Table<M>>,
     /// Calls of the slow path, for tests.
     #[cfg(test)]
@@ -75,8 +76,28 @@ struct RawKey {
 
 struct Series<M> {
     labels: Labels,
+    /// The attributes of the record that made the series, for OTLP: keys as given, typed
+    /// values (strings truncated), sorted by key, the last value of a repeated key kept.
+    attributes: Box<[opentelemetry::KeyValue]>,
     metric: M,
 }
+
+/// A series as readers see it.
+pub(crate) struct SeriesRef<'a, M> {
+    /// Its Prometheus labels.
+    pub(crate) labels: &'a Labels,
+    /// Its OTLP attributes.
+    pub(crate) attributes: &'a [opentelemetry::KeyValue],
+    /// A stable index within the table (the overflow series is [`OVERFLOW_INDEX`]).
+    pub(crate) index: usize,
+    pub(crate) metric: &'a M,
+}
+
+/// The index of the overflow series in [`SeriesRef::index`].
+pub(crate) const OVERFLOW_INDEX: usize = usize::MAX;
+
+/// The OTLP attribute of the overflow series (OpenTelemetry's rule).
+pub(crate) const OVERFLOW_ATTRIBUTE: &str = "otel.metric.overflow";
 
 impl<M> SeriesTable<M> {
     /// A table keeping at most `limit` label sets; `make` creates the metric of a new series;
@@ -95,6 +116,7 @@ impl<M> SeriesTable<M> {
             make: Box::new(make),
             overflowed,
             overflow_labels: vec![(OVERFLOW_LABEL.to_owned(), "true".to_owned())],
+            overflow_attributes: [opentelemetry::KeyValue::new(OVERFLOW_ATTRIBUTE, true)],
             inner: RwLock::new(Table {
                 heads: HashMap::default(),
                 keys: Vec::new(),
@@ -192,6 +214,7 @@ impl<M> SeriesTable<M> {
         let i = table.series.len();
         table.series.push(Series {
             labels: labels.clone(),
+            attributes: typed_attributes(attributes, self.max_value_len),
             metric: (self.make)(),
         });
         table.by_labels.insert(labels, i);
@@ -248,19 +271,26 @@ impl<M> SeriesTable<M> {
             })
     }
 
-    /// Calls `f` for every series in creation order, then the overflow series if any.
-    pub(crate) fn try_for_each(
-        &self,
-        mut f: impl FnMut(&Labels, &M) -> fmt::Result,
-    ) -> fmt::Result {
+    /// Calls `f` for every series in creation order, then the overflow series if any. Records
+    /// onto known series go on meanwhile (the read lock is held); new series wait.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(SeriesRef<'_, M>)) {
         let table = self.read();
-        for series in &table.series {
-            f(&series.labels, &series.metric)?;
+        for (index, series) in table.series.iter().enumerate() {
+            f(SeriesRef {
+                labels: &series.labels,
+                attributes: &series.attributes,
+                index,
+                metric: &series.metric,
+            });
         }
         if let Some(metric) = &table.overflow {
-            f(&self.overflow_labels, metric)?;
+            f(SeriesRef {
+                labels: &self.overflow_labels,
+                attributes: &self.overflow_attributes,
+                index: OVERFLOW_INDEX,
+                metric,
+            });
         }
-        Ok(())
     }
 
     /// The number of series, the overflow series included.
@@ -342,6 +372,37 @@ fn raw_pairs(attributes: &[KeyValue<'_>], max_value_len: usize) -> RawPairs {
             let mut value = String::new();
             write_value(&mut value, &attributes[i].value, max_value_len);
             (Box::from(key), value.into_boxed_str())
+        })
+        .collect()
+}
+
+/// The OTLP attributes of a new series: sorted by key, the last value of a repeated key kept,
+/// string values truncated to `max_value_len` bytes.
+fn typed_attributes(
+    attributes: &[KeyValue<'_>],
+    max_value_len: usize,
+) -> Box<[opentelemetry::KeyValue]> {
+    let mut order: Vec<usize> = (0..attributes.len()).collect();
+    // Equal keys: the last occurrence first, so that `dedup_by` keeps it.
+    order.sort_by(|&a, &b| {
+        attributes[a]
+            .key
+            .as_str()
+            .cmp(attributes[b].key.as_str())
+            .then(b.cmp(&a))
+    });
+    order.dedup_by(|a, b| attributes[*a].key.as_str() == attributes[*b].key.as_str());
+    order
+        .into_iter()
+        .map(|i| {
+            let kv = &attributes[i];
+            match kv.value.as_str() {
+                Some(s) if s.len() > max_value_len => opentelemetry::KeyValue::new(
+                    crate::convert::key(&kv.key),
+                    truncate(s, max_value_len).to_owned(),
+                ),
+                _ => crate::convert::key_value(kv),
+            }
         })
         .collect()
 }
@@ -490,11 +551,7 @@ mod tests {
 
     fn dump(t: &SeriesTable<AtomicU64>) -> Vec<(Labels, u64)> {
         let mut out = Vec::new();
-        t.try_for_each(|l, m| {
-            out.push((l.clone(), m.load(Ordering::Relaxed)));
-            Ok(())
-        })
-        .unwrap();
+        t.for_each(|s| out.push((s.labels.clone(), s.metric.load(Ordering::Relaxed))));
         out
     }
 

@@ -1,9 +1,9 @@
 //! Tests of the sink through its recorders and both renderings (parsed, not searched).
 
 use std::borrow::Cow;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use hyperion::{SpanContext, TraceFlags, TraceState, kv};
+use hyperion::{SpanContext, SpanId, TraceFlags, TraceState, kv};
 
 use super::parse::{Exposition, parse};
 use super::*;
