@@ -29,14 +29,19 @@
 //! `http://{metrics.bind_address}:{metrics.port}{metrics.path}` from the adapter's own listener —
 //! OpenMetrics text with exemplars `{trace_id, span_id}` from sampled spans when the scraper asks
 //! for it, the classic text format otherwise — and [`OtelModule::prometheus_endpoint`] gives a
-//! router to mount in an application's own axum server; `otlp` pushes through the SDK's periodic
-//! reader every `metrics.interval` to the traces' collector (`/v1/metrics` for OTLP/HTTP; the SDK
-//! cannot carry exemplars yet, open-telemetry/opentelemetry-rust issue 3369); `both` does both.
+//! router to mount in an application's own axum server; `otlp` pushes every `metrics.interval`
+//! to the traces' collector (`/v1/metrics` for OTLP/HTTP), with exemplars (trace id, span id,
+//! time, value) on sums and histograms, cumulative unless `metrics.temporality` (or
+//! `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`) says `delta`; `both` does both. Both read
+//! one aggregation in the adapter, so `both` costs a record what one exporter does. (OTLP
+//! metrics are built and sent by the adapter itself: the SDK cannot carry exemplars yet,
+//! open-telemetry/opentelemetry-rust issue 3369.)
 //! Names follow the OpenTelemetry-to-Prometheus rules (`hyperion.intercept.duration` in `s`
 //! becomes `hyperion_intercept_duration_seconds`, counters end in `_total`) behind
 //! `metrics.namespace` and `metrics.subsystem`. Each instrument keeps at most
 //! `metrics.cardinality_limit` attribute sets, then folds new ones into an
-//! `otel_metric_overflow="true"` series; NaN and infinite values are dropped and counted
+//! `otel_metric_overflow="true"` series (OTLP: `otel.metric.overflow = true`); NaN and infinite
+//! values are dropped and counted
 //! ([`OtelModule::metric_stats`]). `metrics.collect_runtime: true` adds process and tokio gauges.
 //!
 //! ## Tail sampling (`tracing.tail_sampling`)

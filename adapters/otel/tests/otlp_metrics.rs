@@ -162,6 +162,7 @@ async fn otlp_sums_and_histograms_carry_exemplars_through_rotel() {
     assert_eq!(p.bucket_counts.len(), p.explicit_bounds.len() + 1);
     assert_eq!(p.bucket_counts[2], 1, "0.02 is in (0.01, 0.025]");
     assert_eq!(p.bucket_counts.iter().sum::<u64>(), 2);
+    assert_eq!((p.min, p.max), (Some(0.02), Some(0.7)));
     assert_eq!(p.exemplars.len(), 1, "{p:#?}");
     let e = &p.exemplars[0];
     assert_eq!((&e.trace_id, &e.span_id), (&trace_id, &span_id));
@@ -211,20 +212,33 @@ async fn delta_temporality_comes_from_the_environment_variable() {
     let took = meter.histogram("jobs.took").unit("s").build();
     let running = meter.up_down_counter("jobs.running").build();
     let ctx = t.context();
+    let flush = || t.flush(Duration::from_secs(10));
 
-    done.add(&ctx, 5, &[]);
+    // Export 1: under a span, so with an exemplar.
+    let (in_span, mut span) = ctx.start_span("job", SpanOptions::new());
+    done.add(&in_span, 5, &[]);
+    span.end();
     took.record(&ctx, 0.3, &[]);
     running.add(&ctx, 2, &[]);
-    t.flush(Duration::from_secs(10)).await.unwrap();
+    flush().await.unwrap();
+    // Export 2: the exemplar was delivered already; not sent again.
     done.add(&ctx, 2, &[]);
     running.add(&ctx, -1, &[]);
-    t.flush(Duration::from_secs(10)).await.unwrap();
-    // Nothing new for the counter and the histogram: they are left out of this export.
+    flush().await.unwrap();
+    // A refused export (HTTP 400 is not retried) loses nothing: its increment is folded into
+    // the next delta, which starts where the last delivered one ended.
+    receiver.fail_next_metrics(1, 400);
+    done.add(&ctx, 3, &[]);
+    assert!(flush().await.is_err());
+    assert_eq!(otel.metric_stats().failed_exports, 1);
+    done.add(&ctx, 1, &[]);
+    flush().await.unwrap();
+    // Export 4: nothing new for the counter and the histogram: they are left out.
     running.add(&ctx, 1, &[]);
     t.shutdown(Duration::from_secs(10)).await.unwrap();
 
     let requests = receiver.metric_requests();
-    assert_eq!(requests.len(), 3, "{requests:#?}");
+    assert_eq!(requests.len(), 4, "{requests:#?}");
     let in_request = |i: usize, name: &str| -> Option<Metric> {
         requests[i].resource_metrics[0].scope_metrics[0]
             .metrics
@@ -236,26 +250,35 @@ async fn delta_temporality_comes_from_the_environment_variable() {
         Some(Data::Sum(s)) => s,
         other => panic!("{other:?}"),
     };
-    let first = sum(in_request(0, "jobs.done"));
-    let second = sum(in_request(1, "jobs.done"));
+    use number_data_point::Value::AsInt;
+    let done_points: Vec<_> = (0..3)
+        .map(|i| {
+            let s = sum(in_request(i, "jobs.done"));
+            assert_eq!(
+                s.aggregation_temporality,
+                AggregationTemporality::Delta as i32
+            );
+            s.data_points[0].clone()
+        })
+        .collect();
+    let values: Vec<_> = done_points.iter().map(|p| p.value).collect();
+    assert_eq!(values, [Some(AsInt(5)), Some(AsInt(2)), Some(AsInt(4))]);
+    // Each delta starts where the previous delivered one ended.
     assert_eq!(
-        first.aggregation_temporality,
-        AggregationTemporality::Delta as i32
+        done_points[1].start_time_unix_nano,
+        done_points[0].time_unix_nano
     );
     assert_eq!(
-        first.data_points[0].value,
-        Some(number_data_point::Value::AsInt(5))
+        done_points[2].start_time_unix_nano,
+        done_points[1].time_unix_nano
     );
+    let exemplars: Vec<usize> = done_points.iter().map(|p| p.exemplars.len()).collect();
+    assert_eq!(exemplars, [1, 0, 0], "an exemplar is delivered once");
     assert_eq!(
-        second.data_points[0].value,
-        Some(number_data_point::Value::AsInt(2))
+        done_points[0].exemplars[0].trace_id,
+        in_span.span_context().trace_id().to_bytes().to_vec()
     );
-    // Each delta starts where the previous one ended.
-    assert_eq!(
-        second.data_points[0].start_time_unix_nano,
-        first.data_points[0].time_unix_nano
-    );
-    assert!(in_request(2, "jobs.done").is_none());
+    assert!(in_request(3, "jobs.done").is_none());
     let Some(Data::Histogram(h)) = in_request(0, "jobs.took").and_then(|m| m.data) else {
         panic!("{requests:#?}")
     };
@@ -266,7 +289,7 @@ async fn delta_temporality_comes_from_the_environment_variable() {
     assert_eq!(h.data_points[0].count, 1);
     assert!(in_request(1, "jobs.took").is_none());
     // Up-down counters stay cumulative under a delta preference (the specification's table).
-    let values: Vec<_> = (0..3)
+    let values: Vec<_> = (0..4)
         .map(|i| {
             let s = sum(in_request(i, "jobs.running"));
             assert_eq!(
@@ -276,8 +299,15 @@ async fn delta_temporality_comes_from_the_environment_variable() {
             s.data_points[0].value
         })
         .collect();
-    use number_data_point::Value::AsInt;
-    assert_eq!(values, [Some(AsInt(2)), Some(AsInt(1)), Some(AsInt(2))]);
+    assert_eq!(
+        values,
+        [
+            Some(AsInt(2)),
+            Some(AsInt(1)),
+            Some(AsInt(1)),
+            Some(AsInt(2))
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

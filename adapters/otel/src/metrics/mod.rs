@@ -92,9 +92,10 @@ impl OtelModule {
                 .await?;
                 let collector =
                     otlp::Collector::new(store.clone(), &resource(config), m.temporality);
-                Some(Arc::new(otlp::OtlpMetrics::start(
-                    collector, sender, m.interval,
-                )))
+                Some(Arc::new(
+                    otlp::OtlpMetrics::start(collector, sender, m.interval)
+                        .map_err(module_error)?,
+                ))
             }
             MetricsExporter::Prometheus | MetricsExporter::None => None,
         };

@@ -11,16 +11,26 @@
 //!   and histograms delta (the difference from the previous export, starting at it), while
 //!   up-down counters stay cumulative, as the specification's table says for synchronous
 //!   instruments. Delta series with nothing new are left out.
-//! - **Exemplars**: each point carries the exemplars recorded since the previous export (a
-//!   counter's latest, a histogram's latest per bucket): trace id, span id, time and value. With
-//!   tail sampling, only those of kept traces (the Prometheus endpoint's rule).
+//! - **Exemplars**: each point carries the exemplars of its slots (a counter's latest, a
+//!   histogram's latest per bucket) that no delivered export carried yet: trace id, span id,
+//!   time and value. With tail sampling, only those of kept traces (the Prometheus endpoint's
+//!   rule); one whose trace is not decided yet waits for a later export.
 //! - **Cardinality**: the store's limit; the overflow series has the attribute
 //!   `otel.metric.overflow = true` (`otel_metric_overflow="true"` in Prometheus).
 //! - **Attributes** are those of the record that made the series, typed as given. Records whose
 //!   attributes make the same Prometheus labels (`a.b` and `a_b`) share one series.
 //! - **Failures** are counted ([`crate::MetricStats::failed_exports`]) and the application never
 //!   waits for them: retryable errors (gRPC `UNAVAILABLE` and friends, HTTP 429/502/503/504,
-//!   connection errors) are retried with backoff within `metrics.export_timeout`.
+//!   connection errors) are retried with backoff within `metrics.export_timeout`. A failed
+//!   export loses nothing: delta baselines and sent exemplars move on only once a request is
+//!   delivered, so the next export carries the increments (folded into its delta) and the
+//!   exemplars again.
+//! - **Histograms** carry min and max when cumulative (the cells keep them since the start);
+//!   delta points leave them out (both fields are optional).
+//! - **Identity**: a series is found by its Prometheus name, so two instruments whose names
+//!   convert to the same Prometheus name (the same name in two meters, `a.b` and `a_b`) are one
+//!   stream, named, described and scoped by the first registration; one of another kind with a
+//!   colliding name is refused (counted in `dropped_values`) for both exporters.
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -75,6 +85,8 @@ pub(crate) struct Sender {
 struct Failure {
     message: String,
     retry: bool,
+    /// The server's `Retry-After`, if it sent one.
+    after: Option<Duration>,
 }
 
 impl Sender {
@@ -88,10 +100,11 @@ impl Sender {
                 Ok(()) => return Ok(()),
                 Err(f) => f,
             };
-            if !failure.retry || Instant::now() + delay >= deadline {
+            let wait = failure.after.map_or(delay, |after| after.max(delay));
+            if !failure.retry || Instant::now() + wait >= deadline {
                 return Err(failure.message);
             }
-            std::thread::sleep(delay);
+            std::thread::sleep(wait);
             delay = (delay * 2).min(Duration::from_secs(2));
         }
     }
@@ -120,12 +133,14 @@ impl Sender {
                     Ok(Ok(_)) => Ok(()),
                     Ok(Err(status)) => {
                         use tonic::Code::*;
+                        // The OTLP specification's retryable codes; RESOURCE_EXHAUSTED only
+                        // with RetryInfo, which this exporter does not read: not retried.
                         Err(Failure {
+                            after: None,
                             retry: matches!(
                                 status.code(),
                                 Cancelled
                                     | DeadlineExceeded
-                                    | ResourceExhausted
                                     | Aborted
                                     | OutOfRange
                                     | Unavailable
@@ -137,6 +152,7 @@ impl Sender {
                     Err(_) => Err(Failure {
                         message: format!("no answer within {timeout:?}"),
                         retry: false,
+                        after: None,
                     }),
                 }
             }
@@ -151,6 +167,7 @@ impl Sender {
                         serde_json::to_vec(request).map_err(|e| Failure {
                             message: e.to_string(),
                             retry: false,
+                            after: None,
                         })?,
                         "application/json",
                     )
@@ -179,11 +196,18 @@ impl Sender {
                     Ok(r) if r.status().is_success() => Ok(()),
                     Ok(r) => Err(Failure {
                         retry: matches!(r.status().as_u16(), 429 | 502 | 503 | 504),
+                        // Seconds (the HTTP-date form is not read).
+                        after: r
+                            .headers()
+                            .get("retry-after")
+                            .and_then(|v| v.to_str().ok()?.trim().parse().ok())
+                            .map(Duration::from_secs),
                         message: format!("HTTP {} from {url}", r.status()),
                     }),
                     Err(e) => Err(Failure {
                         retry: e.is_connect() || e.is_timeout(),
                         message: e.to_string(),
+                        after: None,
                     }),
                 }
             }
@@ -191,21 +215,62 @@ impl Sender {
     }
 }
 
-/// What the previous export saw of a delta series.
-enum Previous {
+/// What a delta series counted from: the reading the last delivered export ended at.
+#[derive(Clone, Debug)]
+enum Baseline {
     Sum(u64),
     Histogram { buckets: Vec<u64>, sum: f64 },
 }
 
-/// Builds requests from the store.
+/// A series across collections: (family index, series index). Both only grow.
+type SeriesKey = (usize, usize);
+
+/// An exemplar slot: a series and (for histograms) a bucket.
+type SlotKey = (usize, usize, usize);
+
+/// Tells one exemplar from the next one in the same slot.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct ExemplarMark {
+    time: SystemTime,
+    span_id: [u8; 8],
+    value_bits: u64,
+}
+
+impl From<&Exemplar> for ExemplarMark {
+    fn from(e: &Exemplar) -> Self {
+        ExemplarMark {
+            time: e.time,
+            span_id: e.span_id.to_bytes(),
+            value_bits: e.value.to_bits(),
+        }
+    }
+}
+
+/// What the request being sent makes true once it is delivered.
+#[derive(Default)]
+struct Staged {
+    now: Option<SystemTime>,
+    baselines: Vec<(SeriesKey, Baseline)>,
+    exemplars: Vec<(SlotKey, ExemplarMark)>,
+}
+
+/// Builds requests from the store. What an export changes (delta baselines, the exemplars
+/// already sent) is staged and applied only once the request was delivered: after a failed
+/// export, the next one carries the same increments (folded into its delta) and exemplars.
 pub(crate) struct Collector {
     store: Arc<PrometheusSink>,
     resource: Resource,
     temporality: Temporality,
-    /// When the previous collection was taken (the store's start before the first).
+    /// When the last delivered export was collected (the store's start before the first): the
+    /// start of every delta point.
     last: SystemTime,
-    /// Delta only: the previous reading by (family, series index).
-    previous: HashMap<(usize, usize), Previous>,
+    /// Delta only: what each series counted up to at the last delivered export.
+    baselines: HashMap<SeriesKey, Baseline>,
+    /// The last exemplar delivered from each slot, so that none is sent twice; an exemplar not
+    /// sent yet (recorded after a collection, or of a trace tail sampling has not decided) is
+    /// sent by a later export unless a newer one replaced it first.
+    sent: HashMap<SlotKey, ExemplarMark>,
+    staged: Staged,
 }
 
 fn nanos(t: SystemTime) -> u64 {
@@ -231,45 +296,57 @@ impl Collector {
                 ..Default::default()
             },
             temporality,
-            previous: HashMap::new(),
+            baselines: HashMap::new(),
+            sent: HashMap::new(),
+            staged: Staged::default(),
         }
     }
 
-    /// Everything recorded, as one request; `None` when there is nothing to send.
+    /// Everything recorded, as one request; `None` when there is nothing to send. Call
+    /// [`Self::delivered`] once it was.
     pub(crate) fn collect(&mut self) -> Option<ExportMetricsServiceRequest> {
         let now = SystemTime::now();
-        let since = self.last;
+        self.staged = Staged {
+            now: Some(now),
+            ..Staged::default()
+        };
         let delta = self.temporality != Temporality::Cumulative;
-        let gate = self.store.exemplar_gate().cloned();
+        let mut reader = Reader {
+            started: self.store.started(),
+            last: self.last,
+            now,
+            gate: self.store.exemplar_gate().cloned(),
+            sent: &self.sent,
+            staged: &mut self.staged,
+        };
         let mut scopes: Vec<ScopeMetrics> = Vec::new();
         for (f, family) in self.store.families().iter().enumerate() {
-            let d = &family.instrument;
-            let mut point = Point {
-                start: if delta { since } else { self.store.started() },
-                since,
-                now,
-                gate: gate.as_ref(),
-            };
             let data = match &family.data {
                 Data::Counter(t) => {
                     let mut points = Vec::new();
                     t.for_each(|s| {
+                        let key = (f, s.index);
                         let total = s.metric.value();
                         let value = if delta {
-                            let before =
-                                match self.previous.insert((f, s.index), Previous::Sum(total)) {
-                                    Some(Previous::Sum(v)) => v,
-                                    _ => 0,
-                                };
-                            if total == before {
+                            let before = match self.baselines.get(&key) {
+                                Some(Baseline::Sum(v)) => *v,
+                                _ => 0,
+                            };
+                            if total <= before {
                                 return;
                             }
+                            reader.staged.baselines.push((key, Baseline::Sum(total)));
                             total - before
                         } else {
                             total
                         };
-                        let exemplars = point.exemplars(s.metric.exemplar(), true);
-                        points.push(point.number(&s, Some(value as i64), None, exemplars));
+                        let exemplars: Vec<_> = reader
+                            .exemplars((f, s.index, 0), s.metric.exemplar(), true)
+                            .into_iter()
+                            .collect();
+                        let mut p = reader.number(&s, delta, exemplars);
+                        p.value = Some(proto::number_data_point::Value::AsInt(value as i64));
+                        points.push(p);
                     });
                     (!points.is_empty()).then(|| {
                         ProtoData::Sum(proto::Sum {
@@ -281,10 +358,11 @@ impl Collector {
                 }
                 Data::UpDownCounter(t) => {
                     // Cumulative whatever the preference (the specification's table).
-                    point.start = self.store.started();
                     let mut points = Vec::new();
                     t.for_each(|s| {
-                        points.push(point.number(&s, Some(s.metric.value()), None, Vec::new()))
+                        let mut p = reader.number(&s, false, Vec::new());
+                        p.value = Some(proto::number_data_point::Value::AsInt(s.metric.value()));
+                        points.push(p);
                     });
                     (!points.is_empty()).then(|| {
                         ProtoData::Sum(proto::Sum {
@@ -297,9 +375,11 @@ impl Collector {
                 Data::Gauge(t) => {
                     let mut points = Vec::new();
                     t.for_each(|s| {
-                        let mut p = point.number(&s, None, Some(s.metric.value()), Vec::new());
+                        let mut p = reader.number(&s, false, Vec::new());
+                        // A gauge has no start (the data model makes it optional).
                         p.start_time_unix_nano = 0;
-                        points.push(p)
+                        p.value = Some(proto::number_data_point::Value::AsDouble(s.metric.value()));
+                        points.push(p);
                     });
                     (!points.is_empty()).then_some(ProtoData::Gauge(proto::Gauge {
                         data_points: points,
@@ -308,39 +388,52 @@ impl Collector {
                 Data::Histogram(t) => {
                     let mut points = Vec::new();
                     t.for_each(|s| {
+                        let key = (f, s.index);
                         let h = s.metric;
                         let mut reading = h.read();
+                        let (mut min, mut max) = (reading.min, reading.max);
                         if delta {
-                            let now_seen = Previous::Histogram {
+                            let seen = Baseline::Histogram {
                                 buckets: reading.buckets.clone(),
                                 sum: reading.sum,
                             };
-                            if let Some(Previous::Histogram { buckets, sum }) =
-                                self.previous.insert((f, s.index), now_seen)
+                            if let Some(Baseline::Histogram { buckets, sum }) =
+                                self.baselines.get(&key)
                             {
                                 for (b, before) in reading.buckets.iter_mut().zip(buckets) {
-                                    *b = b.saturating_sub(before);
+                                    *b = b.saturating_sub(*before);
                                 }
                                 reading.sum -= sum;
                             }
                             reading.count = reading.buckets.iter().sum();
                             if reading.count == 0 {
+                                // Nothing new; the baseline stays (a sum added after its
+                                // bucket was read is counted with that bucket next time).
                                 return;
                             }
+                            reader.staged.baselines.push((key, seen));
+                            // The cells keep the extremes since the start only.
+                            (min, max) = (None, None);
                         }
                         let mut exemplars = Vec::new();
-                        for (_, e) in h.exemplars() {
-                            exemplars.extend(point.exemplars(Some(e), false));
+                        for (bucket, e) in h.exemplars() {
+                            exemplars.extend(reader.exemplars(
+                                (f, s.index, bucket),
+                                Some(e),
+                                false,
+                            ));
                         }
                         points.push(HistogramDataPoint {
                             attributes: Attributes::from(s.attributes.iter().cloned()).0,
-                            start_time_unix_nano: nanos(point.start),
+                            start_time_unix_nano: nanos(reader.start(delta)),
                             time_unix_nano: nanos(now),
                             count: reading.count,
                             sum: Some(reading.sum),
                             bucket_counts: reading.buckets,
                             explicit_bounds: h.bounds().to_vec(),
                             exemplars,
+                            min,
+                            max,
                             ..Default::default()
                         });
                     });
@@ -353,6 +446,7 @@ impl Collector {
                 }
             };
             let Some(data) = data else { continue };
+            let d = &family.instrument;
             let metric = Metric {
                 name: d.name.to_string(),
                 description: d.description.to_string(),
@@ -375,7 +469,6 @@ impl Collector {
                 }),
             }
         }
-        self.last = now;
         (!scopes.is_empty()).then(|| ExportMetricsServiceRequest {
             resource_metrics: vec![ResourceMetrics {
                 resource: Some(self.resource.clone()),
@@ -383,6 +476,16 @@ impl Collector {
                 ..Default::default()
             }],
         })
+    }
+
+    /// The request [`Self::collect`] made was delivered: its baselines and exemplars count.
+    pub(crate) fn delivered(&mut self) {
+        let staged = std::mem::take(&mut self.staged);
+        if let Some(now) = staged.now {
+            self.last = now;
+        }
+        self.baselines.extend(staged.baselines);
+        self.sent.extend(staged.exemplars);
     }
 }
 
@@ -394,42 +497,59 @@ fn temporality(delta: bool) -> i32 {
     }
 }
 
-/// The times and gate of the points of one collection.
-struct Point<'a> {
-    start: SystemTime,
-    since: SystemTime,
+/// What one collection reads with.
+struct Reader<'a> {
+    started: SystemTime,
+    last: SystemTime,
     now: SystemTime,
-    gate: Option<&'a ExemplarGate>,
+    gate: Option<ExemplarGate>,
+    sent: &'a HashMap<SlotKey, ExemplarMark>,
+    staged: &'a mut Staged,
 }
 
-impl Point<'_> {
+impl Reader<'_> {
+    /// A delta point starts at the last delivered export, a cumulative one at the start.
+    fn start(&self, delta: bool) -> SystemTime {
+        if delta { self.last } else { self.started }
+    }
+
+    /// A number point of a series, without its value.
     fn number<M>(
         &self,
         s: &SeriesRef<'_, M>,
-        int: Option<i64>,
-        double: Option<f64>,
+        delta: bool,
         exemplars: Vec<proto::Exemplar>,
     ) -> NumberDataPoint {
-        use proto::number_data_point::Value;
         NumberDataPoint {
             attributes: Attributes::from(s.attributes.iter().cloned()).0,
-            start_time_unix_nano: nanos(self.start),
+            start_time_unix_nano: nanos(self.start(delta)),
             time_unix_nano: nanos(self.now),
             exemplars,
-            value: int.map(Value::AsInt).or(double.map(Value::AsDouble)),
             ..Default::default()
         }
     }
 
-    /// `e` as an OTLP exemplar, when it was recorded since the previous collection and (with
-    /// tail sampling) its trace was kept.
-    fn exemplars(&self, e: Option<Exemplar>, int: bool) -> Vec<proto::Exemplar> {
+    /// The slot's exemplar as an OTLP exemplar, unless it was delivered already or (with tail
+    /// sampling) its trace is not kept (yet).
+    fn exemplars(
+        &mut self,
+        slot: SlotKey,
+        e: Option<Exemplar>,
+        int: bool,
+    ) -> Option<proto::Exemplar> {
         use proto::exemplar::Value;
-        let Some(e) = e else { return Vec::new() };
-        if e.time < self.since || self.gate.is_some_and(|kept| !kept(e.trace_id.to_bytes())) {
-            return Vec::new();
+        let e = e?;
+        let mark = ExemplarMark::from(&e);
+        if self.sent.get(&slot) == Some(&mark)
+            || self
+                .gate
+                .as_ref()
+                .is_some_and(|kept| !kept(e.trace_id.to_bytes()))
+        {
+            return None;
         }
-        vec![proto::Exemplar {
+        self.staged.exemplars.push((slot, mark));
+        Some(proto::Exemplar {
             time_unix_nano: nanos(e.time),
             span_id: e.span_id.to_bytes().to_vec(),
             trace_id: e.trace_id.to_bytes().to_vec(),
@@ -439,7 +559,7 @@ impl Point<'_> {
                 Value::AsDouble(e.value)
             }),
             ..Default::default()
-        }]
+        })
     }
 }
 
@@ -460,7 +580,11 @@ pub(crate) struct OtlpMetrics {
 
 impl OtlpMetrics {
     /// Starts the thread.
-    pub(crate) fn start(mut collector: Collector, sender: Sender, interval: Duration) -> Self {
+    pub(crate) fn start(
+        mut collector: Collector,
+        sender: Sender,
+        interval: Duration,
+    ) -> Result<Self, String> {
         let (tx, rx) = mpsc::channel::<Command>();
         let failed = Arc::new(AtomicU64::new(0));
         let failures = Arc::clone(&failed);
@@ -468,9 +592,16 @@ impl OtlpMetrics {
             let Some(request) = collector.collect() else {
                 return Ok(());
             };
-            sender.send(&request).inspect_err(|_| {
-                failures.fetch_add(1, Ordering::Relaxed);
-            })
+            match sender.send(&request) {
+                Ok(()) => {
+                    collector.delivered();
+                    Ok(())
+                }
+                Err(e) => {
+                    failures.fetch_add(1, Ordering::Relaxed);
+                    Err(e)
+                }
+            }
         };
         let thread = std::thread::Builder::new()
             .name("hyperion-otlp-metrics".to_owned())
@@ -490,19 +621,18 @@ impl OtlpMetrics {
                             let _ = reply.send(export(&mut collector));
                             return;
                         }
-                        Err(RecvTimeoutError::Disconnected) => {
-                            let _ = export(&mut collector);
-                            return;
-                        }
+                        // Dropped without a shutdown: the runtime a gRPC export would need may be
+                        // going away too, so no last export.
+                        Err(RecvTimeoutError::Disconnected) => return,
                     }
                 }
             })
-            .expect("spawning the OTLP metrics thread");
-        OtlpMetrics {
+            .map_err(|e| format!("cannot start the OTLP metrics thread: {e}"))?;
+        Ok(OtlpMetrics {
             commands: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
             failed,
-        }
+        })
     }
 
     /// Exports failed so far (after their retries).
@@ -511,8 +641,13 @@ impl OtlpMetrics {
     }
 
     fn ask(&self, shutdown: bool) -> OTelSdkResult {
-        let commands = self.commands.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(tx) = commands.as_ref() else {
+        // A clone: no lock is held while the export runs.
+        let tx = self
+            .commands
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let Some(tx) = tx else {
             return Err(OTelSdkError::AlreadyShutdown);
         };
         let (reply, answer) = mpsc::channel();
@@ -528,7 +663,7 @@ impl OtlpMetrics {
             .recv()
             .unwrap_or_else(|_| Err("the OTLP metrics thread stopped".to_owned()));
         if shutdown {
-            drop(commands);
+            drop(tx);
             self.commands
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -558,7 +693,8 @@ impl OtlpMetrics {
 
 impl Drop for OtlpMetrics {
     fn drop(&mut self) {
-        // Without a shutdown, the thread exports once more when its channel closes.
+        // Without a shutdown, the thread stops when its channel closes (after the export it
+        // may be in).
         self.commands
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

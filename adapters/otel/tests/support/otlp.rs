@@ -109,6 +109,8 @@ struct State {
     http_attempts: usize,
     grpc_attempts: usize,
     http_failures: VecDeque<u16>,
+    /// Statuses for the next `POST /v1/metrics` requests (see `fail_next_metrics`).
+    metric_failures: VecDeque<u16>,
     grpc_failures: VecDeque<tonic::Code>,
     delay: Duration,
 }
@@ -363,6 +365,15 @@ impl OtlpReceiver {
             .extend(std::iter::repeat_n(status, count));
     }
 
+    /// Answers the next `count` HTTP requests to `/v1/metrics` with `status` without storing
+    /// them.
+    pub fn fail_next_metrics(&self, count: usize, status: u16) {
+        StatusCode::from_u16(status).expect("a valid HTTP status");
+        lock(&self.state)
+            .metric_failures
+            .extend(std::iter::repeat_n(status, count));
+    }
+
     /// Answers the next `count` gRPC `Export` calls with `code` without storing them. Queues up
     /// like [`fail_next`](Self::fail_next).
     pub fn fail_next_grpc(&self, count: usize, code: tonic::Code) {
@@ -514,6 +525,12 @@ fn handle_http(state: Shared, parts: Parts, body: Bytes) -> HandlerFuture {
             };
         }
         if parts.uri.path() == METRICS_PATH && parts.method == hyper::Method::POST {
+            if let Some(status) = lock(&state).metric_failures.pop_front() {
+                return server::text(
+                    StatusCode::from_u16(status).expect("checked in fail_next_metrics"),
+                    "failing as asked".to_owned(),
+                );
+            }
             let decoded =
                 server::decode_content(&content_encoding, &body).and_then(
                     |body| match content_type.as_str() {

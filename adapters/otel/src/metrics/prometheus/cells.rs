@@ -114,6 +114,9 @@ pub(crate) struct HistogramCell {
     buckets: Box<[AtomicU64]>,
     /// `f64` bits.
     sum: AtomicU64,
+    /// The smallest and largest values recorded (`f64` bits; infinities while empty).
+    min: AtomicU64,
+    max: AtomicU64,
     /// One slot per bucket, allocated with the first exemplar.
     exemplars: std::sync::OnceLock<Box<[ExemplarSlot]>>,
 }
@@ -125,6 +128,9 @@ pub(crate) struct HistogramReading {
     pub(crate) buckets: Vec<u64>,
     pub(crate) count: u64,
     pub(crate) sum: f64,
+    /// `None` while empty.
+    pub(crate) min: Option<f64>,
+    pub(crate) max: Option<f64>,
 }
 
 impl HistogramCell {
@@ -135,6 +141,8 @@ impl HistogramCell {
             bounds,
             buckets,
             sum: AtomicU64::new(0f64.to_bits()),
+            min: AtomicU64::new(f64::INFINITY.to_bits()),
+            max: AtomicU64::new(f64::NEG_INFINITY.to_bits()),
             exemplars: std::sync::OnceLock::new(),
         }
     }
@@ -158,6 +166,9 @@ impl HistogramCell {
                 Err(seen) => current = seen,
             }
         }
+        // Extremes: a load and a compare, a write only for a new extreme.
+        extreme(&self.min, value, |new, old| new < old);
+        extreme(&self.max, value, |new, old| new > old);
         if let Some(e) = exemplar {
             let slots = self.exemplars.get_or_init(|| {
                 (0..self.buckets.len())
@@ -178,10 +189,17 @@ impl HistogramCell {
             .iter()
             .map(|b| b.load(Ordering::Relaxed))
             .collect();
+        let count = buckets.iter().sum();
+        let bound = |a: &AtomicU64| {
+            let v = f64::from_bits(a.load(Ordering::Relaxed));
+            (count > 0 && v.is_finite()).then_some(v)
+        };
         HistogramReading {
-            count: buckets.iter().sum(),
+            count,
             buckets,
             sum: f64::from_bits(self.sum.load(Ordering::Relaxed)),
+            min: bound(&self.min),
+            max: bound(&self.max),
         }
     }
 
@@ -192,6 +210,23 @@ impl HistogramCell {
             .into_iter()
             .flat_map(|slots| slots.iter().enumerate())
             .filter_map(|(i, slot)| Some((i, slot.get()?)))
+    }
+}
+
+/// Moves `cell` to `value` while `better(value, current)`.
+#[inline]
+fn extreme(cell: &AtomicU64, value: f64, better: impl Fn(f64, f64) -> bool) {
+    let mut current = cell.load(Ordering::Relaxed);
+    while better(value, f64::from_bits(current)) {
+        match cell.compare_exchange_weak(
+            current,
+            value.to_bits(),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => return,
+            Err(seen) => current = seen,
+        }
     }
 }
 
@@ -218,6 +253,8 @@ mod tests {
         assert_eq!(r.buckets, [3, 2, 1]);
         assert_eq!(r.count, 6);
         assert_eq!(r.sum, 4.5);
+        assert_eq!((r.min, r.max), (Some(-3.0), Some(2.5)));
+        assert_eq!(HistogramCell::new(Arc::from([1.0])).read().min, None);
         assert_eq!(h.exemplars().count(), 0, "no slots until an exemplar comes");
         h.record(1.5, Some(exemplar(1.5)));
         h.record(9.0, Some(exemplar(9.0)));

@@ -194,6 +194,8 @@ mod tests {
             buckets: vec![1, 0, 2],
             count: 3,
             sum: 2.5,
+            min: Some(0.1),
+            max: Some(1.5),
         };
         let e = Exemplar {
             trace_id: TraceId::from_bytes([0xab; 16]),
