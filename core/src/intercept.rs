@@ -27,7 +27,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::attr::{KeyValue, Value, kv};
 use crate::context::Context;
@@ -239,6 +239,11 @@ impl<'a> InterceptOptions<'a> {
 
     fn selects(&self, name: &str) -> bool {
         self.only.is_none_or(|only| only.contains(&name)) && !self.exclude.contains(&name)
+    }
+
+    /// Whether these are [`InterceptOptions::new`]'s: every registered interceptor, no more.
+    fn selects_all(&self) -> bool {
+        self.only.is_none() && self.exclude.is_empty() && self.additional.is_empty()
     }
 }
 
@@ -497,23 +502,29 @@ impl CallState {
         method: Cow<'static, str>,
         options: &InterceptOptions<'_>,
     ) -> CallState {
-        let mut builtins = 0;
-        for (bit, name) in [
-            (BUILTIN_TRACING, TRACING),
-            (BUILTIN_METRICS, METRICS),
-            (BUILTIN_LOGGING, LOGGING),
-        ] {
-            if chain.builtins & bit != 0 && options.selects(name) {
-                builtins |= bit;
+        let (builtins, custom) = if options.selects_all() {
+            // The usual call: every registered interceptor, nothing to filter.
+            (chain.builtins, chain.custom.clone())
+        } else {
+            let mut builtins = 0;
+            for (bit, name) in [
+                (BUILTIN_TRACING, TRACING),
+                (BUILTIN_METRICS, METRICS),
+                (BUILTIN_LOGGING, LOGGING),
+            ] {
+                if chain.builtins & bit != 0 && options.selects(name) {
+                    builtins |= bit;
+                }
             }
-        }
-        let custom: Vec<Arc<dyn Interceptor>> = chain
-            .custom
-            .iter()
-            .filter(|i| options.selects(i.name()))
-            .chain(options.additional.iter())
-            .cloned()
-            .collect();
+            let custom: Vec<Arc<dyn Interceptor>> = chain
+                .custom
+                .iter()
+                .filter(|i| options.selects(i.name()))
+                .chain(options.additional.iter())
+                .cloned()
+                .collect();
+            (builtins, custom)
+        };
         let started = Instant::now();
 
         let (mut call_ctx, span) = if builtins & BUILTIN_TRACING != 0 {
@@ -562,6 +573,9 @@ impl CallState {
             started,
         } = self;
         let elapsed = started.elapsed();
+        // One wall-clock read at the end, shared by the span's end and the exemplars (the
+        // duration comes from the monotonic clock).
+        let ended = (builtins & (BUILTIN_METRICS | BUILTIN_TRACING) != 0).then(SystemTime::now);
         let info = CallInfo {
             component: &component,
             method: &method,
@@ -581,15 +595,21 @@ impl CallState {
                     method,
                     kv("outcome", Value::from_static_str(outcome.as_str())),
                 ];
-                chain.calls.add(&ctx, 1, &attrs);
-                chain.duration.record(&ctx, elapsed.as_secs_f64(), &attrs);
+                let at = ended.unwrap_or_else(SystemTime::now);
+                chain.calls.add_at(&ctx, 1, &attrs, at);
+                chain
+                    .duration
+                    .record_at(&ctx, elapsed.as_secs_f64(), &attrs, at);
             }
         }
         if builtins & BUILTIN_TRACING != 0 {
             if let Outcome::Error { type_name, error } = outcome {
                 span.record_exception(type_name, error);
             }
-            span.end();
+            match ended {
+                Some(at) => span.end_at(at),
+                None => span.end(),
+            }
         }
     }
 }

@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use crate::attr::KeyValue;
 use crate::context::Context;
@@ -60,6 +61,13 @@ pub trait MeterProvider: Send + Sync + 'static {
 pub trait CounterRecorder: Send + Sync + 'static {
     /// Adds `value`.
     fn add(&self, ctx: &Context, value: u64, attributes: &[KeyValue<'_>]);
+
+    /// Adds `value` measured at `at`, a time the caller read already: an adapter that stamps
+    /// exemplars uses it instead of reading the clock again. By default, [`Self::add`].
+    fn add_at(&self, ctx: &Context, value: u64, attributes: &[KeyValue<'_>], at: SystemTime) {
+        let _ = at;
+        self.add(ctx, value, attributes);
+    }
 }
 
 /// Records up-down counter changes.
@@ -72,6 +80,13 @@ pub trait UpDownCounterRecorder: Send + Sync + 'static {
 pub trait HistogramRecorder: Send + Sync + 'static {
     /// Records one value.
     fn record(&self, ctx: &Context, value: f64, attributes: &[KeyValue<'_>]);
+
+    /// Records one value measured at `at` (see [`CounterRecorder::add_at`]). By default,
+    /// [`Self::record`].
+    fn record_at(&self, ctx: &Context, value: f64, attributes: &[KeyValue<'_>], at: SystemTime) {
+        let _ = at;
+        self.record(ctx, value, attributes);
+    }
 }
 
 /// Records gauge values.
@@ -270,6 +285,26 @@ instrument!(
     add,
     u64
 );
+impl Counter {
+    /// [`Counter::add`] for a value measured at `at`, a wall-clock time the caller read already
+    /// (the end of a call, say): an exemplar is stamped with it rather than with a second
+    /// clock read.
+    ///
+    /// ```
+    /// # fn demo(telemetry: &hyperion::Telemetry) {
+    /// let calls = telemetry.meter("my-crate").counter("calls").build();
+    /// let ended = std::time::SystemTime::now();
+    /// calls.add_at(&telemetry.context(), 1, &[], ended);
+    /// # }
+    /// ```
+    #[inline]
+    pub fn add_at(&self, ctx: &Context, value: u64, attributes: &[KeyValue<'_>], at: SystemTime) {
+        if let Some(r) = &self.0 {
+            r.add_at(ctx, value, attributes, at);
+        }
+    }
+}
+
 instrument!(
     /// A sum that goes up and down (`i64`), such as requests in flight.
     ///
@@ -323,6 +358,22 @@ instrument!(
     record,
     f64
 );
+
+impl Histogram {
+    /// [`Histogram::record`] for a value measured at `at` (see [`Counter::add_at`]).
+    #[inline]
+    pub fn record_at(
+        &self,
+        ctx: &Context,
+        value: f64,
+        attributes: &[KeyValue<'_>],
+        at: SystemTime,
+    ) {
+        if let Some(r) = &self.0 {
+            r.record_at(ctx, value, attributes, at);
+        }
+    }
+}
 instrument!(
     /// The last `f64` value, such as a queue length or a temperature.
     ///

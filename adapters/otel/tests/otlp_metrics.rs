@@ -379,3 +379,52 @@ async fn the_cardinality_limit_and_overflow_series_are_the_same_in_both_exporter
         ]
     );
 }
+
+/// The intercept reads the wall clock once at the end of a call: the span's end time and the
+/// exemplars of the call counter and duration histogram are the same instant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_intercepted_call_stamps_its_span_end_and_exemplars_with_one_clock_read() {
+    let receiver = OtlpReceiver::start().await;
+    let yaml = format!(
+        "tracing:\n  exporter: otlp\n  endpoint: \"{}\"\n  batch:\n    scheduled_delay: 100ms\n\
+         metrics:\n  exporter: otlp\n  interval: 1h\n",
+        receiver.grpc_endpoint()
+    );
+    let (t, _) = build(&yaml, &[]).await;
+    let (root, mut span) = t.context().start_span("request", SpanOptions::server());
+    let out: Result<u32, std::io::Error> = root.intercept_sync("Users", "Get", |_| Ok(7));
+    assert_eq!(out.unwrap(), 7);
+    span.end();
+    t.shutdown(Duration::from_secs(10)).await.unwrap();
+
+    let call = receiver
+        .wait_for_spans(2, WAIT)
+        .await
+        .into_iter()
+        .find(|s| s.name == "Users.Get")
+        .unwrap();
+    let exemplar_times = |name: &str| -> Vec<u64> {
+        let m = receiver.metrics_named(name);
+        match &only(&m).data {
+            Some(Data::Sum(s)) => s.data_points[0]
+                .exemplars
+                .iter()
+                .map(|e| e.time_unix_nano)
+                .collect(),
+            Some(Data::Histogram(h)) => h.data_points[0]
+                .exemplars
+                .iter()
+                .map(|e| e.time_unix_nano)
+                .collect(),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(
+        exemplar_times("hyperion.intercept.calls"),
+        [call.end_time_unix_nano]
+    );
+    assert_eq!(
+        exemplar_times("hyperion.intercept.duration"),
+        [call.end_time_unix_nano]
+    );
+}

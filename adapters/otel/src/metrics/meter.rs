@@ -11,6 +11,8 @@ use hyperion::metric::{
 };
 #[cfg(feature = "testing")]
 use hyperion::{Context, KeyValue};
+#[cfg(feature = "testing")]
+use std::time::SystemTime;
 
 /// What the metrics pipeline refused or failed to send, so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -67,6 +69,11 @@ impl CounterRecorder for Both<dyn CounterRecorder> {
         self.0.add(ctx, value, attributes);
         self.1.add(ctx, value, attributes);
     }
+
+    fn add_at(&self, ctx: &Context, value: u64, attributes: &[KeyValue<'_>], at: SystemTime) {
+        self.0.add_at(ctx, value, attributes, at);
+        self.1.add_at(ctx, value, attributes, at);
+    }
 }
 
 #[cfg(feature = "testing")]
@@ -82,6 +89,11 @@ impl HistogramRecorder for Both<dyn HistogramRecorder> {
     fn record(&self, ctx: &Context, value: f64, attributes: &[KeyValue<'_>]) {
         self.0.record(ctx, value, attributes);
         self.1.record(ctx, value, attributes);
+    }
+
+    fn record_at(&self, ctx: &Context, value: f64, attributes: &[KeyValue<'_>], at: SystemTime) {
+        self.0.record_at(ctx, value, attributes, at);
+        self.1.record_at(ctx, value, attributes, at);
     }
 }
 

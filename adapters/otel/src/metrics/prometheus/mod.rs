@@ -99,9 +99,10 @@ struct Shared {
 }
 
 impl Shared {
-    /// The exemplar for a record of `value` under `ctx`: its span, when valid and sampled.
+    /// The exemplar for a record of `value` under `ctx`: its span, when valid and sampled,
+    /// stamped `at` (or now: the clock is read only for an exemplar).
     #[inline]
-    fn exemplar(&self, ctx: &Context, value: f64) -> Option<Exemplar> {
+    fn exemplar(&self, ctx: &Context, value: f64, at: Option<SystemTime>) -> Option<Exemplar> {
         if !self.exemplars {
             return None;
         }
@@ -113,7 +114,7 @@ impl Shared {
             trace_id: sc.trace_id(),
             span_id: sc.span_id(),
             value,
-            time: SystemTime::now(),
+            time: at.unwrap_or_else(SystemTime::now),
         })
     }
 
@@ -553,7 +554,25 @@ struct CounterSeries {
 impl CounterRecorder for CounterSeries {
     #[inline]
     fn add(&self, ctx: &Context, value: u64, attributes: &[KeyValue<'_>]) {
-        let exemplar = self.shared.exemplar(ctx, value as f64);
+        self.add_inner(ctx, value, attributes, None);
+    }
+
+    #[inline]
+    fn add_at(&self, ctx: &Context, value: u64, attributes: &[KeyValue<'_>], at: SystemTime) {
+        self.add_inner(ctx, value, attributes, Some(at));
+    }
+}
+
+impl CounterSeries {
+    #[inline]
+    fn add_inner(
+        &self,
+        ctx: &Context,
+        value: u64,
+        attributes: &[KeyValue<'_>],
+        at: Option<SystemTime>,
+    ) {
+        let exemplar = self.shared.exemplar(ctx, value as f64, at);
         self.table
             .record(attributes, |counter| counter.add(value, exemplar));
     }
@@ -580,11 +599,29 @@ struct HistogramSeries {
 impl HistogramRecorder for HistogramSeries {
     #[inline]
     fn record(&self, ctx: &Context, value: f64, attributes: &[KeyValue<'_>]) {
+        self.record_inner(ctx, value, attributes, None);
+    }
+
+    #[inline]
+    fn record_at(&self, ctx: &Context, value: f64, attributes: &[KeyValue<'_>], at: SystemTime) {
+        self.record_inner(ctx, value, attributes, Some(at));
+    }
+}
+
+impl HistogramSeries {
+    #[inline]
+    fn record_inner(
+        &self,
+        ctx: &Context,
+        value: f64,
+        attributes: &[KeyValue<'_>],
+        at: Option<SystemTime>,
+    ) {
         if !value.is_finite() {
             self.shared.drop_value();
             return;
         }
-        let exemplar = self.shared.exemplar(ctx, value);
+        let exemplar = self.shared.exemplar(ctx, value, at);
         self.table
             .record(attributes, |histogram| histogram.record(value, exemplar));
     }
