@@ -95,7 +95,6 @@ use std::hash::{BuildHasher as _, Hasher as _, RandomState};
 use std::hint::black_box;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{Criterion, criterion_group};
@@ -103,16 +102,17 @@ use hyperion::{Config, Context, Counter, Histogram, KeyValue, Span, SpanOptions,
 use hyperion_otel::OtelModule;
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::metrics::data::ResourceMetrics;
-use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
-use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
+use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use prometheus_client::encoding::{EncodeLabel as _, EncodeLabelSet, LabelSetEncoder};
 use prometheus_client::metrics::counter::Counter as PromCounter;
 use prometheus_client::metrics::exemplar::HistogramWithExemplars;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
+
+#[path = "support/sdk_metrics.rs"]
+mod sdk_metrics;
+use sdk_metrics::sdk_meter_provider;
 
 /// The adapter's buckets for a histogram in seconds (`hyperion-otel`'s `SECONDS_BUCKETS`); every
 /// side of `histogram_record_with_exemplar` uses them.
@@ -222,45 +222,6 @@ impl Facade {
             .expect("metrics.exporter is prometheus or both");
         endpoint.render(Some("application/openmetrics-text")).1
     }
-}
-
-/// A push exporter that drops what it gets (remembering the metric names, for the sanity check),
-/// cumulative like the OTLP exporter.
-#[derive(Clone, Debug, Default)]
-struct DropExporter {
-    names: Arc<Mutex<Vec<String>>>,
-}
-
-impl PushMetricExporter for DropExporter {
-    async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
-        let mut names = self.names.lock().expect("not poisoned");
-        for scope in metrics.scope_metrics() {
-            names.extend(scope.metrics().map(|m| m.name().to_owned()));
-        }
-        Ok(())
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        Ok(())
-    }
-
-    fn shutdown_with_timeout(&self, _: Duration) -> OTelSdkResult {
-        Ok(())
-    }
-
-    fn temporality(&self) -> Temporality {
-        Temporality::Cumulative
-    }
-}
-
-/// The raw SDK: a meter provider with a periodic reader (1 h) over [`DropExporter`].
-fn sdk_meter_provider() -> (SdkMeterProvider, DropExporter) {
-    let exporter = DropExporter::default();
-    let reader = PeriodicReader::builder(exporter.clone())
-        .with_interval(Duration::from_secs(3600))
-        .build();
-    let provider = SdkMeterProvider::builder().with_reader(reader).build();
-    (provider, exporter)
 }
 
 /// The raw SDK's instruments, as the adapter's OTLP sink creates them.

@@ -21,6 +21,7 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 // about half of a counter add here (46 of 89 ns). Seeded per table, so still not predictable
 // from outside.
 use foldhash::fast::RandomState;
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -32,7 +33,11 @@ use super::naming::{label_name, truncate};
 pub(crate) type Labels = Vec<(String, String)>;
 
 /// A raw key: attribute keys as given (sorted, deduplicated) with truncated string values.
-type RawPairs = Box<[(Box<str>, Box<str>)]>;
+/// Shared with the recording threads' caches.
+type RawPairs = Arc<[(Box<str>, Box<str>)]>;
+
+/// Series a recording thread remembers per table (see [`ThreadCache`]).
+const THREAD_CACHE: usize = 16;
 
 /// Attribute slices up to this length are sorted on the stack; longer ones take the slow path.
 const FAST_ATTRIBUTES: usize = 16;
@@ -43,7 +48,7 @@ const NO_NEXT: usize = usize::MAX;
 pub(crate) const OVERFLOW_LABEL: &str = "otel_metric_overflow";
 
 /// The series of one instrument, each holding a metric `M`.
-pub(crate) struct SeriesTable<M> {
+pub(crate) struct SeriesTable<M: Send + Sync> {
     hasher: RandomState,
     limit: usize,
     max_value_len: usize,
@@ -54,6 +59,11 @@ pub(crate) struct SeriesTable<M> {
     overflow_labels: Labels,
     overflow_attributes: [opentelemetry::KeyValue; 1],
     inner: RwLock<Table<M>>,
+    /// Each recording thread's own cache of the series it found here: a record onto a cached
+    /// series takes no lock, so threads share no memory but the series' cell (taking even a
+    /// read lock writes the lock's word, and two threads doing so on every record took turns
+    /// with that cache line: 0.3x the throughput on two threads instead of 1x).
+    cache: thread_local::ThreadLocal<RefCell<ThreadCache<M>>>,
     /// Calls of the slow path, for tests.
     #[cfg(test)]
     slow_calls: AtomicU64,
@@ -65,7 +75,31 @@ struct Table<M> {
     keys: Vec<RawKey>,
     by_labels: HashMap<Labels, usize>,
     series: Vec<Series<M>>,
-    overflow: Option<M>,
+    overflow: Option<Arc<M>>,
+}
+
+/// The series one thread recorded into last, by raw key: replaced round-robin past
+/// [`THREAD_CACHE`] entries. Series are never removed, so an entry never goes stale.
+struct ThreadCache<M> {
+    entries: Vec<CacheEntry<M>>,
+    next: usize,
+}
+
+struct CacheEntry<M> {
+    hash: u64,
+    pairs: RawPairs,
+    metric: Arc<M>,
+}
+
+impl<M> ThreadCache<M> {
+    fn insert(&mut self, entry: CacheEntry<M>) {
+        if self.entries.len() < THREAD_CACHE {
+            self.entries.push(entry);
+        } else {
+            self.entries[self.next] = entry;
+            self.next = (self.next + 1) % THREAD_CACHE;
+        }
+    }
 }
 
 struct RawKey {
@@ -79,7 +113,7 @@ struct Series<M> {
     /// The attributes of the record that made the series, for OTLP: keys as given, typed
     /// values (strings truncated), sorted by key, the last value of a repeated key kept.
     attributes: Box<[opentelemetry::KeyValue]>,
-    metric: M,
+    metric: Arc<M>,
 }
 
 /// A series as readers see it.
@@ -99,7 +133,7 @@ pub(crate) const OVERFLOW_INDEX: usize = usize::MAX;
 /// The OTLP attribute of the overflow series (OpenTelemetry's rule).
 pub(crate) const OVERFLOW_ATTRIBUTE: &str = "otel.metric.overflow";
 
-impl<M> SeriesTable<M> {
+impl<M: Send + Sync> SeriesTable<M> {
     /// A table keeping at most `limit` label sets; `make` creates the metric of a new series;
     /// every measurement folded into the overflow series adds one to `overflowed`.
     pub(crate) fn new(
@@ -124,6 +158,7 @@ impl<M> SeriesTable<M> {
                 series: Vec::new(),
                 overflow: None,
             }),
+            cache: thread_local::ThreadLocal::new(),
             #[cfg(test)]
             slow_calls: AtomicU64::new(0),
         }
@@ -147,9 +182,36 @@ impl<M> SeriesTable<M> {
             let order = &mut order[..attributes.len()];
             if sort_by_key(attributes, order) {
                 let hash = self.hash_attributes(attributes, order);
-                let table = self.read();
-                if let Some(i) = table.find(hash, |pairs| self.matches(pairs, attributes, order)) {
-                    f(&table.series[i].metric);
+                let cache = self.cache.get_or(|| {
+                    RefCell::new(ThreadCache {
+                        entries: Vec::new(),
+                        next: 0,
+                    })
+                });
+                // `f` updates a cell's atomics and cannot come back here: the borrow is held
+                // across it so that no reference count is touched on a hit.
+                let mut cache = cache.borrow_mut();
+                if let Some(hit) = cache
+                    .entries
+                    .iter()
+                    .find(|e| e.hash == hash && self.matches(&e.pairs, attributes, order))
+                {
+                    f(&hit.metric);
+                    return;
+                }
+                let found = {
+                    let table = self.read();
+                    table
+                        .find_key(hash, |pairs| self.matches(pairs, attributes, order))
+                        .map(|key| CacheEntry {
+                            hash,
+                            pairs: Arc::clone(&key.pairs),
+                            metric: Arc::clone(&table.series[key.series].metric),
+                        })
+                };
+                if let Some(entry) = found {
+                    f(&entry.metric);
+                    cache.insert(entry);
                     return;
                 }
                 known_hash = Some(hash);
@@ -173,12 +235,12 @@ impl<M> SeriesTable<M> {
             // they should not queue on the write lock.
             let table = self.read();
             if let Some(i) = table.find(hash, |stored| *stored == *pairs) {
-                f(&table.series[i].metric);
+                f(&*table.series[i].metric);
                 return;
             }
             match table.by_labels.get(&labels) {
                 Some(&i) if table.keys.len() >= self.max_keys => {
-                    f(&table.series[i].metric);
+                    f(&*table.series[i].metric);
                     return;
                 }
                 Some(_) => {} // remembered as an alias below
@@ -195,19 +257,21 @@ impl<M> SeriesTable<M> {
         }
         let mut table = self.write();
         if let Some(i) = table.find(hash, |stored| *stored == *pairs) {
-            f(&table.series[i].metric);
+            f(&*table.series[i].metric);
             return;
         }
         if let Some(&i) = table.by_labels.get(&labels) {
             if table.keys.len() < self.max_keys {
                 table.remember(hash, pairs, i);
             }
-            f(&table.series[i].metric);
+            f(&*table.series[i].metric);
             return;
         }
         if table.series.len() >= self.limit {
             self.overflowed.fetch_add(1, Ordering::Relaxed);
-            let metric = table.overflow.get_or_insert_with(|| (self.make)());
+            let metric = table
+                .overflow
+                .get_or_insert_with(|| Arc::new((self.make)()));
             f(metric);
             return;
         }
@@ -215,13 +279,13 @@ impl<M> SeriesTable<M> {
         table.series.push(Series {
             labels: labels.clone(),
             attributes: typed_attributes(attributes, self.max_value_len),
-            metric: (self.make)(),
+            metric: Arc::new((self.make)()),
         });
         table.by_labels.insert(labels, i);
         if table.keys.len() < self.max_keys {
             table.remember(hash, pairs, i);
         }
-        f(&table.series[i].metric);
+        f(&*table.series[i].metric);
     }
 
     fn hash_attributes(&self, attributes: &[KeyValue<'_>], order: &[u8]) -> u64 {
@@ -282,7 +346,7 @@ impl<M> SeriesTable<M> {
                 labels: &series.labels,
                 attributes: &series.attributes,
                 index,
-                metric: &series.metric,
+                metric: &*series.metric,
             });
         }
         if let Some(metric) = &table.overflow {
@@ -314,16 +378,20 @@ impl<M> SeriesTable<M> {
 }
 
 impl<M> Table<M> {
-    fn find(
+    fn find(&self, hash: u64, eq: impl FnMut(&[(Box<str>, Box<str>)]) -> bool) -> Option<usize> {
+        self.find_key(hash, eq).map(|key| key.series)
+    }
+
+    fn find_key(
         &self,
         hash: u64,
         mut eq: impl FnMut(&[(Box<str>, Box<str>)]) -> bool,
-    ) -> Option<usize> {
+    ) -> Option<&RawKey> {
         let mut k = *self.heads.get(&hash)?;
         while k != NO_NEXT {
             let key = &self.keys[k];
             if eq(&key.pairs) {
-                return Some(key.series);
+                return Some(key);
             }
             k = key.next;
         }
@@ -691,6 +759,28 @@ mod tests {
         add(&t, &[kv("n_x", 7), kv("s", "x")]);
         assert_eq!(slow(), 2);
         assert_eq!(dump(&t), [(l(&[("n_x", "7"), ("s", "x")]), 5)]);
+    }
+
+    #[test]
+    fn threads_with_their_own_caches_lose_no_record() {
+        // More label sets than a thread caches, recorded from four threads at once: every
+        // record lands in its series, whether found in a cache, the table or created.
+        let (t, _) = table(100, 256);
+        let values: Vec<String> = (0..THREAD_CACHE * 2).map(|i| i.to_string()).collect();
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for round in 0..500 {
+                        for v in &values {
+                            add(&t, &[kv("v", v.as_str()), kv("round", round % 2)]);
+                        }
+                    }
+                });
+            }
+        });
+        let d = dump(&t);
+        assert_eq!(d.len(), THREAD_CACHE * 2 * 2);
+        assert!(d.iter().all(|(_, n)| *n == 4 * 250), "{d:?}");
     }
 
     #[test]
