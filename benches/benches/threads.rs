@@ -5,17 +5,17 @@
 //
 // | case                                                | 1 thread | 2 threads | scaling |
 // |-----------------------------------------------------|----------|-----------|---------|
-// | counter add, 3 attributes, same series: hyperion    | 25.9 M/s | 17.3 M/s  | 0.67x   |
-// |   otel_sdk                                          | 13.5     |  3.8      | 0.28x   |
-// |   prometheus-client family                          | 15.8     |  5.0      | 0.32x   |
-// | counter add, a series per thread: hyperion          | 26.4     | 50.0      | 1.90x   |
-// |   otel_sdk                                          | 13.5     |  4.0      | 0.30x   |
+// | counter add, 3 attributes, same series: hyperion    | 26.3 M/s | 18.2 M/s  | 0.69x   |
+// |   otel_sdk                                          | 13.3     |  3.9      | 0.29x   |
+// |   prometheus-client family                          | 15.3     |  5.2      | 0.34x   |
+// | counter add, a series per thread: hyperion          | 26.0     | 52.6      | 2.02x   |
+// |   otel_sdk                                          | 13.2     |  3.8      | 0.29x   |
 // | histogram record, same series, in a sampled span:   |          |           |         |
-// |   hyperion (with its exemplar)                      | 11.4     |  7.2      | 0.63x   |
-// |   otel_sdk (no exemplar)                            | 12.2     |  3.6      | 0.29x   |
-// | span start+end under one parent: hyperion otel      |  5.3     |  3.8      | 0.72x   |
-// |   otel_sdk build_with_context                       | 10.3     |  7.0      | 0.67x   |
-// | counter add while another thread collects nonstop   | 22.0 M/s (450,000 collections/s alongside) |
+// |   hyperion (with its exemplar)                      | 11.4     |  8.2      | 0.72x   |
+// |   otel_sdk (no exemplar)                            | 11.9     |  3.2      | 0.27x   |
+// | span start+end under one parent: hyperion otel      |  5.3     |  2.9      | 0.54x   |
+// |   otel_sdk build_with_context                       | 10.2     |  4.9      | 0.48x   |
+// | counter add while another thread collects nonstop   | 20.7 M/s (397,000 collections/s alongside) |
 //
 // Before the store's per-thread series caches (same run, same machine): hyperion counter, same
 // series 21.8 -> 4.9 M/s (0.22x), a series per thread 21.8 -> 5.8 (0.27x); histogram 10.5 ->
@@ -115,7 +115,7 @@ fn row(name: &str, op: &(dyn Fn(usize) + Sync)) {
     let one = best(1);
     let two = best(2);
     println!(
-        "{name:<52} {:>8.2} M/s {:>8.2} M/s {:>6.2}x",
+        "{name:<62} {:>8.2} M/s {:>8.2} M/s {:>6.2}x",
         one / 1e6,
         two / 1e6,
         two / one
@@ -174,7 +174,7 @@ fn main() {
         "case", "1 thread", "2 threads", "scaling"
     );
 
-    row("counter add, 3 attributes: hyperion (one store)", &|_| {
+    row("counter add, 3 attributes, same series: hyperion", &|_| {
         black_box(&h.counter).add(&root, 1, &attrs())
     });
     let (sdk_meters, _exporter) = sdk_metrics::sdk_meter_provider();
@@ -200,7 +200,7 @@ fn main() {
             .inc();
     });
 
-    // A series of its own per thread (the table and its lock are still shared).
+    // A series of its own per thread, in the same instrument (the same series table).
     const OUTCOMES: [&str; 2] = ["ok", "error"];
     row("counter add, a series per thread: hyperion", &|t| {
         black_box(&h.counter).add(
@@ -223,15 +223,16 @@ fn main() {
             ],
         )
     });
-    row("histogram record, in a sampled span: hyperion", &|_| {
-        black_box(&h.histogram).record(&h.in_span, 0.042, &attrs())
-    });
+    row(
+        "histogram record, same series, in a sampled span: hyperion",
+        &|_| black_box(&h.histogram).record(&h.in_span, 0.042, &attrs()),
+    );
     row("  otel_sdk (no exemplar)", &|_| {
         black_box(&sdk_histogram).record(0.042, &otel_attrs())
     });
 
     let (parent, _parent_span) = root.start_span("parent", SpanOptions::new());
-    row("span start+end: hyperion otel", &|_| {
+    row("span start+end under one parent: hyperion otel", &|_| {
         let (ctx, mut span) = black_box(&parent).start_span("op", SpanOptions::new());
         span.end();
         black_box((ctx, span));
@@ -268,7 +269,7 @@ fn main() {
         stop.store(true, Ordering::Relaxed);
         let n = reader.join().expect("reader");
         println!(
-            "{:<52} {:>8.2} M/s ({:.0} collections/s alongside)",
+            "{:<62} {:>8.2} M/s ({:.0} collections/s alongside)",
             "counter add while another thread collects nonstop",
             ops / 1e6,
             n as f64 / seconds

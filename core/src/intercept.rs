@@ -573,9 +573,12 @@ impl CallState {
             started,
         } = self;
         let elapsed = started.elapsed();
-        // One wall-clock read at the end, shared by the span's end and the exemplars (the
-        // duration comes from the monotonic clock).
-        let ended = (builtins & (BUILTIN_METRICS | BUILTIN_TRACING) != 0).then(SystemTime::now);
+        // One wall-clock read at the end, shared by the span's end, its exception event and the
+        // exemplars (the duration comes from the monotonic clock); none when nothing would be
+        // stamped (no recording span, no sampled span to be an exemplar).
+        let stamped = (builtins & BUILTIN_TRACING != 0 && span.is_recording())
+            || (builtins & BUILTIN_METRICS != 0 && ctx.span_context().is_sampled());
+        let ended = stamped.then(SystemTime::now);
         let info = CallInfo {
             component: &component,
             method: &method,
@@ -595,16 +598,25 @@ impl CallState {
                     method,
                     kv("outcome", Value::from_static_str(outcome.as_str())),
                 ];
-                let at = ended.unwrap_or_else(SystemTime::now);
-                chain.calls.add_at(&ctx, 1, &attrs, at);
-                chain
-                    .duration
-                    .record_at(&ctx, elapsed.as_secs_f64(), &attrs, at);
+                let seconds = elapsed.as_secs_f64();
+                match ended {
+                    Some(at) => {
+                        chain.calls.add_at(&ctx, 1, &attrs, at);
+                        chain.duration.record_at(&ctx, seconds, &attrs, at);
+                    }
+                    None => {
+                        chain.calls.add(&ctx, 1, &attrs);
+                        chain.duration.record(&ctx, seconds, &attrs);
+                    }
+                }
             }
         }
         if builtins & BUILTIN_TRACING != 0 {
             if let Outcome::Error { type_name, error } = outcome {
-                span.record_exception(type_name, error);
+                match ended {
+                    Some(at) => span.record_exception_at(type_name, error, at),
+                    None => span.record_exception(type_name, error),
+                }
             }
             match ended {
                 Some(at) => span.end_at(at),

@@ -6,14 +6,21 @@ use hyperion::registry::ModuleError;
 use crate::module_error;
 
 thread_local! {
-    /// Set on the adapter runtime's threads, where exports and scrapes run: the tracing bridge
+    /// Set on the adapter runtime's threads, where exports and scrapes run, and on the OTLP
+    /// metrics exporter's thread: the tracing bridge
     /// ignores events there (the transports log per frame; bridging them would loop).
     static EXPORT_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Whether this thread belongs to the adapter's runtime.
+/// Whether this thread belongs to the adapter's runtime (or is another thread of the adapter's
+/// that exports, marked with [`mark_export_thread`]).
 pub(crate) fn on_export_thread() -> bool {
     EXPORT_THREAD.try_with(|t| t.get()).unwrap_or(false)
+}
+
+/// Marks this thread as one that exports, whose transport events the tracing bridge ignores.
+pub(crate) fn mark_export_thread() {
+    let _ = EXPORT_THREAD.try_with(|t| t.set(true));
 }
 
 /// The adapter's own runtime, one worker thread: the gRPC exporters' connections and the

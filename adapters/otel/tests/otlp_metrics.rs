@@ -380,8 +380,9 @@ async fn the_cardinality_limit_and_overflow_series_are_the_same_in_both_exporter
     );
 }
 
-/// The intercept reads the wall clock once at the end of a call: the span's end time and the
-/// exemplars of the call counter and duration histogram are the same instant.
+/// The intercept reads the wall clock once at the end of a call: the span's end time, a failed
+/// call's exception event and the exemplars of the call counter and duration histogram are the
+/// same instant.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_intercepted_call_stamps_its_span_end_and_exemplars_with_one_clock_read() {
     let receiver = OtlpReceiver::start().await;
@@ -394,37 +395,46 @@ async fn an_intercepted_call_stamps_its_span_end_and_exemplars_with_one_clock_re
     let (root, mut span) = t.context().start_span("request", SpanOptions::server());
     let out: Result<u32, std::io::Error> = root.intercept_sync("Users", "Get", |_| Ok(7));
     assert_eq!(out.unwrap(), 7);
+    let failed: Result<u32, std::io::Error> = root.intercept_sync("Users", "Delete", |_| {
+        Err(std::io::Error::other("read-only"))
+    });
+    assert!(failed.is_err());
     span.end();
     t.shutdown(Duration::from_secs(10)).await.unwrap();
 
-    let call = receiver
-        .wait_for_spans(2, WAIT)
-        .await
-        .into_iter()
-        .find(|s| s.name == "Users.Get")
+    let spans = receiver.wait_for_spans(3, WAIT).await;
+    let call = spans.iter().find(|s| s.name == "Users.Get").unwrap();
+    let failed = spans.iter().find(|s| s.name == "Users.Delete").unwrap();
+    let exception = failed
+        .events
+        .iter()
+        .find(|e| e.name == "exception")
         .unwrap();
+    assert_eq!(exception.time_unix_nano, failed.end_time_unix_nano);
     let exemplar_times = |name: &str| -> Vec<u64> {
         let m = receiver.metrics_named(name);
         match &only(&m).data {
-            Some(Data::Sum(s)) => s.data_points[0]
-                .exemplars
+            Some(Data::Sum(s)) => s
+                .data_points
                 .iter()
+                .flat_map(|p| &p.exemplars)
                 .map(|e| e.time_unix_nano)
                 .collect(),
-            Some(Data::Histogram(h)) => h.data_points[0]
-                .exemplars
+            Some(Data::Histogram(h)) => h
+                .data_points
                 .iter()
+                .flat_map(|p| &p.exemplars)
                 .map(|e| e.time_unix_nano)
                 .collect(),
             other => panic!("{other:?}"),
         }
     };
-    assert_eq!(
-        exemplar_times("hyperion.intercept.calls"),
-        [call.end_time_unix_nano]
-    );
-    assert_eq!(
-        exemplar_times("hyperion.intercept.duration"),
-        [call.end_time_unix_nano]
-    );
+    // One point per method and outcome, each with its call's exemplar.
+    let mut ends = vec![call.end_time_unix_nano, failed.end_time_unix_nano];
+    ends.sort_unstable();
+    for name in ["hyperion.intercept.calls", "hyperion.intercept.duration"] {
+        let mut times = exemplar_times(name);
+        times.sort_unstable();
+        assert_eq!(times, ends, "{name}");
+    }
 }

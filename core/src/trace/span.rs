@@ -454,6 +454,26 @@ impl Span {
     /// Records a failure described by any `Display` (for error types that do not implement
     /// `std::error::Error`, such as `anyhow::Error`), naming its type.
     pub fn record_exception(&mut self, type_name: &str, message: &dyn fmt::Display) {
+        self.exception(type_name, message, None);
+    }
+
+    /// [`Span::record_exception`] with the event stamped `at`, a time the caller read already
+    /// (the intercept stamps a failed call's exception with the time its span ends).
+    ///
+    /// ```
+    /// # let mut span = hyperion::Span::noop();
+    /// span.record_exception_at("io::Error", &"disk full", std::time::SystemTime::now());
+    /// ```
+    pub fn record_exception_at(
+        &mut self,
+        type_name: &str,
+        message: &dyn fmt::Display,
+        at: SystemTime,
+    ) {
+        self.exception(type_name, message, Some(at));
+    }
+
+    fn exception(&mut self, type_name: &str, message: &dyn fmt::Display, at: Option<SystemTime>) {
         let Some(s) = self.recording() else {
             return;
         };
@@ -463,7 +483,7 @@ impl Span {
             kv("exception.message", message.as_str()),
         ];
         s.recorder
-            .add_event(Cow::Borrowed("exception"), &attributes, None);
+            .add_event(Cow::Borrowed("exception"), &attributes, at);
         self.set_status(Status::error(message));
     }
 

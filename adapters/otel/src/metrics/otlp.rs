@@ -606,6 +606,7 @@ impl OtlpMetrics {
         let thread = std::thread::Builder::new()
             .name("hyperion-otlp-metrics".to_owned())
             .spawn(move || {
+                crate::adapter_runtime::mark_export_thread();
                 let mut next = Instant::now() + interval;
                 loop {
                     match rx.recv_timeout(next.saturating_duration_since(Instant::now())) {
