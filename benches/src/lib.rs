@@ -501,21 +501,24 @@ mod otel_allocations {
     }
 }
 
+/// The raw SDK's meter provider as the benches set it up (shared with the bench files).
+#[cfg(test)]
+#[path = "../benches/support/sdk_metrics.rs"]
+mod sdk_metrics;
+
 /// Allocations per record for `benches/otel_metrics.rs`: the facade's counter, histogram and
 /// intercept through the otel adapter for each `metrics.exporter`, next to the raw SDK and
 /// prometheus-client used directly.
 #[cfg(test)]
 mod otel_metric_allocations {
+    use super::sdk_metrics;
+
     use std::hint::black_box;
-    use std::time::{Duration, SystemTime};
+    use std::time::SystemTime;
 
     use hyperion::{Config, KeyValue, SpanOptions, Telemetry, kv};
     use opentelemetry::metrics::MeterProvider as _;
     use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
-    use opentelemetry_sdk::error::OTelSdkResult;
-    use opentelemetry_sdk::metrics::data::ResourceMetrics;
-    use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
-    use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
     use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
     use prometheus_client::metrics::counter::Counter as PromCounter;
     use prometheus_client::metrics::exemplar::HistogramWithExemplars;
@@ -561,27 +564,6 @@ mod otel_metric_allocations {
             info.count_total as f64 / RUNS as f64,
             info.bytes_total as f64 / RUNS as f64,
         )
-    }
-
-    /// A push exporter that drops everything (under a periodic reader that never fires here).
-    struct DropExporter;
-
-    impl PushMetricExporter for DropExporter {
-        async fn export(&self, _: &ResourceMetrics) -> OTelSdkResult {
-            Ok(())
-        }
-
-        fn force_flush(&self) -> OTelSdkResult {
-            Ok(())
-        }
-
-        fn shutdown_with_timeout(&self, _: Duration) -> OTelSdkResult {
-            Ok(())
-        }
-
-        fn temporality(&self) -> Temporality {
-            Temporality::Cumulative
-        }
     }
 
     /// The bench's telemetry for one `metrics.exporter` (see `benches/otel_metrics.rs`).
@@ -639,13 +621,7 @@ mod otel_metric_allocations {
             ));
         }
 
-        let provider = SdkMeterProvider::builder()
-            .with_reader(
-                PeriodicReader::builder(DropExporter)
-                    .with_interval(Duration::from_secs(3600))
-                    .build(),
-            )
-            .build();
+        let (provider, _exporter) = sdk_metrics::sdk_meter_provider();
         let meter = provider.meter("bench");
         let counter = meter.u64_counter("bench.requests").build();
         let histogram = meter

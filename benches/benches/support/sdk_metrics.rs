@@ -1,6 +1,7 @@
 //! The raw OpenTelemetry SDK's metrics as the benches set them up: a meter provider with a
 //! periodic reader (1 h, so it never fires during a run) over an exporter that drops what it
-//! gets. Shared by `otel_metrics.rs` and `threads.rs` (`#[path]`).
+//! gets. Shared by `otel_metrics.rs`, `threads.rs` and the allocation test in `src/lib.rs`
+//! (`#[path]`).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
