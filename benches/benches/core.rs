@@ -594,6 +594,29 @@ fn ir_case(name: &str) -> Option<Box<dyn Fn()>> {
         "noop_intercept/hyperion_sync" => Box::new(move || {
             let _ = black_box(&ctx).intercept_sync("Svc", "Method", |_| Ok::<_, std::io::Error>(1));
         }),
+        // W3C Trace Context into and out of a reused HashMap carrier, as the criterion groups.
+        "propagation_inject/hyperion/HashMap" => {
+            let ctx = Context::noop().with_span_context(hyperion_span_context());
+            let map = std::cell::RefCell::new(HashMap::new());
+            Box::new(move || black_box(&ctx).inject(black_box(&mut *map.borrow_mut())))
+        }
+        "propagation_inject/otel_sdk/HashMap" => {
+            let cx = otel_context();
+            let propagator = TraceContextPropagator::new();
+            let map = std::cell::RefCell::new(HashMap::new());
+            Box::new(move || {
+                propagator.inject_context(black_box(&cx), black_box(&mut *map.borrow_mut()))
+            })
+        }
+        "propagation_extract/hyperion/HashMap" => {
+            let map = map_carrier();
+            Box::new(move || drop(black_box(black_box(&ctx).extract(black_box(&map)))))
+        }
+        "propagation_extract/otel_sdk/HashMap" => {
+            let map = map_carrier();
+            let propagator = TraceContextPropagator::new();
+            Box::new(move || drop(black_box(propagator.extract(black_box(&map)))))
+        }
         _ => return None,
     })
 }
