@@ -51,7 +51,7 @@ use hyperion::metric::{
     CounterRecorder, GaugeRecorder, HistogramRecorder, InstrumentDescriptor, InstrumentKind,
     UpDownCounterRecorder,
 };
-use hyperion::{Context, KeyValue, TraceId};
+use hyperion::{Context, KeyValue};
 
 use cells::{CounterCell, Exemplar, GaugeCell, HistogramCell, UpDownCell};
 use naming::MetricName;
@@ -122,37 +122,6 @@ impl Shared {
     fn drop_value(&self) {
         self.dropped.fetch_add(1, Ordering::Relaxed);
     }
-}
-
-/// Cuts the exemplar off every sample line whose exemplar's trace was not kept (dropped,
-/// undecided, or forgotten): recording happens before tail sampling decides, so the exemplar
-/// is checked when shown. The exemplar labels are this sink's own (`trace_id` first), and a
-/// label value cannot hold an unescaped `"`, so the marker cannot occur inside a sample's
-/// labels.
-fn gate_exemplars(text: String, kept: &dyn Fn([u8; 16]) -> bool) -> String {
-    const MARK: &str = " # {trace_id=\"";
-    if !text.contains(MARK) {
-        return text;
-    }
-    let mut out = String::with_capacity(text.len());
-    for line in text.split_inclusive('\n') {
-        let at = (!line.starts_with('#')).then(|| line.find(MARK)).flatten();
-        let Some(at) = at else {
-            out.push_str(line);
-            continue;
-        };
-        let hex = line.get(at + MARK.len()..at + MARK.len() + 32);
-        if hex
-            .and_then(TraceId::from_hex)
-            .is_some_and(|id| kept(id.to_bytes()))
-        {
-            out.push_str(line);
-        } else {
-            out.push_str(&line[..at]);
-            out.push('\n');
-        }
-    }
-    out
 }
 
 /// One instrument: a Prometheus metric family, and what OTLP names it.
@@ -230,8 +199,12 @@ impl Families {
             .clone()
     }
 
-    /// Every non-empty family as OpenMetrics text, without `# EOF`.
-    fn encode(&self, out: &mut String) {
+    /// Every non-empty family as OpenMetrics text, without `# EOF`. With tail sampling, an
+    /// exemplar is shown only if `gate` says its trace was kept (recording happens before the
+    /// decision, so the exemplar is checked when shown: none leads to a trace that was dropped,
+    /// is undecided, or was forgotten).
+    fn encode(&self, out: &mut String, gate: Option<&ExemplarGate>) {
+        let shown = |e: &Exemplar| gate.is_none_or(|kept| kept(e.trace_id.to_bytes()));
         for family in self.list() {
             if family.data.is_empty() {
                 continue;
@@ -245,13 +218,13 @@ impl Families {
                         name,
                         s.labels,
                         s.metric.value(),
-                        s.metric.exemplar().as_ref(),
+                        s.metric.exemplar().filter(shown).as_ref(),
                     )
                 }),
                 Data::Histogram(t) => t.for_each(|s| {
                     let h = s.metric;
                     let mut exemplars = vec![None; h.bounds().len() + 1];
-                    for (i, e) in h.exemplars() {
+                    for (i, e) in h.exemplars().filter(|(_, e)| shown(e)) {
                         exemplars[i] = Some(e);
                     }
                     text::histogram(out, name, s.labels, h.bounds(), &h.read(), &exemplars);
@@ -358,13 +331,10 @@ impl PrometheusSink {
     /// format 0.0.4 (no exemplars, no `# EOF`).
     pub(crate) fn render(&self, openmetrics: bool) -> String {
         let mut out = String::new();
-        self.families.encode(&mut out);
+        self.families.encode(&mut out, self.exemplar_gate.as_ref());
         if openmetrics {
             out.push_str("# EOF\n");
-            match &self.exemplar_gate {
-                Some(kept) => gate_exemplars(out, &**kept),
-                None => out,
-            }
+            out
         } else {
             classic::from_openmetrics(&out)
         }

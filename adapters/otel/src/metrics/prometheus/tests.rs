@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use hyperion::{SpanContext, SpanId, TraceFlags, TraceState, kv};
+use hyperion::{SpanContext, SpanId, TraceFlags, TraceId, TraceState, kv};
 
 use super::parse::{Exposition, parse};
 use super::*;
