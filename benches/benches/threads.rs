@@ -47,36 +47,18 @@ use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use hyperion::{Config, Context, Counter, Histogram, KeyValue, Span, SpanOptions, Telemetry, kv};
-use hyperion_otel::OtelModule;
+use hyperion::{SpanOptions, kv};
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::{Span as _, TraceContextExt as _, Tracer as _, TracerProvider as _};
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use prometheus_client::metrics::counter::Counter as PromCounter;
 use prometheus_client::metrics::family::Family;
 
+#[path = "support/facade.rs"]
+mod facade;
 #[path = "support/sdk_metrics.rs"]
 mod sdk_metrics;
-
-const YAML: &str = "tracing:\n  exporter: none\n  sampler: always_on\n\
-                    metrics:\n  exporter: prometheus\n  port: 0\n  bind_address: 127.0.0.1\n\
-                    logging:\n  enabled: false\n";
-
-fn attrs() -> [KeyValue<'static>; 3] {
-    [
-        kv("component", "UserService"),
-        kv("method", "GetUser"),
-        kv("outcome", "ok"),
-    ]
-}
-
-fn otel_attrs() -> [opentelemetry::KeyValue; 3] {
-    [
-        opentelemetry::KeyValue::new("component", "UserService"),
-        opentelemetry::KeyValue::new("method", "GetUser"),
-        opentelemetry::KeyValue::new("outcome", "ok"),
-    ]
-}
+use facade::{Facade, attrs, otel_attrs};
 
 /// Operations per second of `threads` threads each running `op` for the measurement time.
 fn throughput(threads: usize, op: &(dyn Fn(usize) + Sync)) -> f64 {
@@ -122,48 +104,9 @@ fn row(name: &str, op: &(dyn Fn(usize) + Sync)) {
     );
 }
 
-struct Hyperion {
-    module: OtelModule,
-    telemetry: Telemetry,
-    counter: Counter,
-    histogram: Histogram,
-    in_span: Context,
-    _span: Span,
-}
-
-fn hyperion() -> Hyperion {
-    let module = OtelModule::new();
-    let config = Config::from_yaml_str(YAML).expect("bench YAML is valid");
-    let telemetry = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a current-thread runtime")
-        .block_on(
-            Telemetry::builder()
-                .module(module.clone())
-                .config(config)
-                .build(),
-        )
-        .expect("module otel builds");
-    let meter = telemetry.meter("bench");
-    let counter = meter.counter("bench.requests").build();
-    let histogram = meter.histogram("bench.duration").unit("s").build();
-    let (in_span, span) = telemetry
-        .context()
-        .start_span("request", SpanOptions::new());
-    Hyperion {
-        module,
-        telemetry,
-        counter,
-        histogram,
-        in_span,
-        _span: span,
-    }
-}
-
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument is not supported.
-    let h = hyperion();
+    let h = Facade::new("prometheus");
     let root = h.telemetry.context();
     assert!(
         h.in_span.span_context().is_sampled(),
@@ -250,13 +193,12 @@ fn main() {
     });
 
     // One thread records while another collects nonstop.
-    let endpoint = h.module.prometheus_endpoint().expect("prometheus is on");
     let stop = AtomicBool::new(false);
     let collections = std::thread::scope(|s| {
         let reader = s.spawn(|| {
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                black_box(endpoint.render(Some("application/openmetrics-text")));
+                black_box(h.scrape());
                 n += 1;
             }
             n
